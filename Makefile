@@ -1,0 +1,39 @@
+# Everything a fresh machine needs: `make test` and `make demo` create .venv and install on their own.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install test lint demo bench pymca clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch first and pinned: a free resolution pulls several GB of CUDA wheels.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+demo: $(STAMP)
+	$(BIN)/pigmentmap demo --out demo-output
+
+# Optional reference engine (compiles fisx with g++, about 80 s).
+pymca: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[pymca]"
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/simulate_speed.py --out benchmarks/results/simulate_speed.json
+	$(BIN)/python benchmarks/pymca_agreement.py --out benchmarks/results/pymca_agreement.json
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache .mypy_cache
