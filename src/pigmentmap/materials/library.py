@@ -130,7 +130,7 @@ def _pigment_from_table(name: str, table: dict[str, Any], where: str) -> Pigment
             comp = mass_fractions(str(formula))
         else:
             if not isinstance(composition, dict):
-                raise PigmentmapError(f"{where}: pigment '{name}': composition must be a table")
+                raise PigmentmapError(f"pigment '{name}': composition must be a table")
             comp = {str(k): float(v) for k, v in composition.items()}
         density = float(table["density_g_cm3"])
         colour = tuple(int(c) for c in table.get("colour_srgb", (128, 128, 128)))

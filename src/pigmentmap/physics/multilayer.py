@@ -201,7 +201,8 @@ def secondary(
     produced = np.einsum("nbj,qj->nbq", per_mass, sigma_secondary, optimize=True) * conc
     depth_out = np.exp(-_exclusive_cumsum(tau, 1) / sin_out)
     escape = np.where(tau > 1e-9, _safe_div(-np.expm1(-tau / sin_out), tau / sin_out), 1.0)
-    detected = produced * depth_out * escape
+    # Interpolated E3 differences can round to -1e-18 where nothing is absorbed.
+    detected = np.clip(produced * depth_out * escape, 0.0, None)
     return detected.reshape(n, n_layers, n_sub, -1).sum(axis=2)
 
 

@@ -1,0 +1,278 @@
+"""The ``pigmentmap`` command. Subcommands import their heavy parts lazily.
+
+Errors are one line on stderr and exit code 2 (``--debug`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pigmentmap.core.errors import PigmentmapError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"pigmentmap: error: {message}\n")
+
+
+def _library(args: argparse.Namespace):
+    from pigmentmap.materials import default_library, load_library
+
+    return load_library(args.library) if getattr(args, "library", None) else default_library()
+
+
+# ---------------------------------------------------------------------------- library
+def _cmd_library(args: argparse.Namespace) -> int:
+    from pigmentmap.materials import load_library
+
+    if args.action == "check":
+        if not args.name:
+            raise PigmentmapError("library check needs a FILE")
+        lib = load_library(args.name, extend_default=False)
+        load_library(args.name, extend_default=True)  # alias clashes with the shipped library
+        print(f"ok: {len(lib)} materials in {args.name}, all checked")
+        return 0
+    lib = _library(args)
+    if args.action == "list":
+        print(f"{'name':24} {'kind':8} {'density':>8}  {'elements':22} aliases")
+        for p in sorted(lib.values(), key=lambda q: (q.kind != "pigment", q.name)):
+            els = " ".join(e for e in p.elements if e not in ("H", "C", "N", "O")) or "(light only)"
+            aliases = ", ".join(a for a in p.aliases if a != p.formula)[:40]
+            print(f"{p.name:24} {p.kind:8} {p.density_g_cm3:8.2f}  {els:22} {aliases}")
+        print(f"{len(lib)} materials ({lib.source})")
+        return 0
+    if not args.name:
+        raise PigmentmapError("library show needs a NAME")
+    p = lib[args.name]
+    print(f"name:         {p.name}")
+    print(f"kind:         {p.kind}")
+    print(f"formula:      {p.formula or '(composition given as mass fractions)'}")
+    comp = ", ".join(f"{el} {p.composition[el] * 100:.2f} %" for el in p.elements)
+    print(f"composition:  {comp}  (mass fractions)")
+    print(f"density:      {p.density_g_cm3:g} g/cm3")
+    r, g, b = p.colour_srgb
+    print(f"colour:       sRGB ({r}, {g}, {b})  #{r:02x}{g:02x}{b:02x}")
+    print(f"aliases:      {', '.join(p.aliases)}")
+    print(f"source:       {p.note}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- instrument
+def _cmd_instrument(args: argparse.Namespace) -> int:
+    from pigmentmap.instruments import instrument_names, load_instrument
+
+    if args.action == "list":
+        for name in instrument_names():
+            print(f"{name:16} {load_instrument(name).description}")
+        return 0
+    if not args.name:
+        raise PigmentmapError("instrument show needs a NAME")
+    inst = load_instrument(args.name)
+    t, g, d, a = inst.tube, inst.geometry, inst.detector, inst.axis
+    print(f"{inst.name}: {inst.description}")
+    filters = ", ".join(f"{f.formula} {f.thickness_um:g} um" for f in t.filters) or "none"
+    print(
+        f"tube:        {t.anode} anode, {t.voltage_kv:g} kV, {t.current_ua:g} uA, Be window {t.window_be_um:g} um, filters: {filters}"
+    )
+    print(f"             beam solid angle {t.beam_solid_angle_sr:g} sr, air {t.air_path_mm:g} mm")
+    print(
+        f"geometry:    incidence {g.incidence_deg:g} deg, take-off {g.takeoff_deg:g} deg, scattering {g.scattering_angle_deg:g} deg"
+    )
+    print(
+        f"detector:    Si {d.si_thickness_um:g} um, Be window {d.window_be_um:g} um, {d.area_mm2:g} mm2 at {d.distance_mm:g} mm ({d.solid_angle_sr:.4f} sr)"
+    )
+    print(
+        f"             FWHM {d.fwhm_mn_ka_ev:g} eV at Mn K-alpha, Fano {d.fano:g}, air {d.air_path_mm:g} mm"
+    )
+    print(f"calibration: E = {a.offset_kev:g} + {a.gain_kev:g} * ch keV, {a.n_channels} channels")
+    print(f"live time:   {inst.live_time_s:g} s per point")
+    for key, value in inst.sources.items():
+        print(f"source:      {key}: {value}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- simulate
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from pigmentmap.core.atomic import check_output_path
+    from pigmentmap.instruments import load_instrument
+    from pigmentmap.materials import parse_stack
+    from pigmentmap.simulate import Simulator
+    from pigmentmap.simulate.output import SPECTRUM_SUFFIXES, plot_spectrum, write_spectrum
+
+    out = check_output_path(args.out)
+    if out.suffix.lower() not in SPECTRUM_SUFFIXES:
+        raise PigmentmapError(f"output '{out}': use a .csv or .h5 file name")
+    if args.plot:
+        check_output_path(args.plot)
+        if Path(args.plot).suffix.lower() != ".png":
+            raise PigmentmapError(f"plot '{args.plot}': use a .png file name")
+    if args.seed is not None and not args.poisson:
+        raise PigmentmapError("--seed only applies with --poisson")
+    lib = _library(args)
+    stack = parse_stack(
+        args.stack,
+        library=lib,
+        binder_fraction=args.binder_fraction,
+        binder=args.binder,
+        pure=args.pure,
+        normalise=args.normalise,
+    )
+    inst = load_instrument(args.instrument).with_changes(
+        voltage_kv=args.voltage_kv, current_ua=args.current_ua, live_time_s=args.live_time_s
+    )
+    sim = Simulator(
+        inst,
+        secondary_fluorescence=not args.no_secondary,
+        pileup_resolving_time_s=args.pileup_ns * 1e-9,
+    )
+    rng = None
+    seed = args.seed
+    if args.poisson:
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % (2**31))
+            print(f"Poisson noise with seed {seed}", file=sys.stderr)
+        rng = np.random.default_rng(seed)
+    result = sim.simulate([stack], rng=rng)
+    counts = result.counts[0]
+    meta = {
+        "stack": stack.describe(),
+        "instrument": inst.to_dict(),
+        "instrument_hash": inst.hash,
+        "library_hash": lib.hash,
+        "binder_fraction": 0.0 if args.pure else args.binder_fraction,
+        "live_time_s": inst.live_time_s,
+        "current_ua": inst.tube.current_ua,
+        "poisson_seed": -1 if seed is None else seed,
+    }
+    write_spectrum(out, counts, inst.axis, meta=meta)
+    groups = result.group_counts()
+    strongest = sorted(groups.items(), key=lambda kv: -kv[1][0])[:8]
+    summary = ", ".join(f"{g} {v[0]:.3g}" for g, v in strongest if v[0] > 0)
+    print(
+        f"wrote {out}: {counts.sum():.4g} counts in {inst.live_time_s:g} s; strongest groups: {summary}"
+    )
+    if args.plot:
+        lines = result.lines.lines
+        lc = result.line_counts[0]
+        top = [k for k in np.argsort(-lc)[:12] if lc[k] > 0]
+        labels = [(lines[k].energy_kev, lines[k].label) for k in top]
+        plot_spectrum(
+            args.plot, counts, inst.axis, title=f"{stack.describe()} ({inst.name})", labels=labels
+        )
+        print(f"wrote {args.plot}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- demo
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from pigmentmap.demo import run_demo
+
+    run_demo(Path(args.out))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``pigmentmap`` command."""
+    p = _Parser(
+        prog="pigmentmap",
+        description="Which pigments are where in a painting, from MA-XRF scans.",
+        epilog="Example: pigmentmap simulate 'VM:100/LW:120/CaCO3:180' --instrument elio --out s.csv",
+    )
+    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    lib = sub.add_parser(
+        "library",
+        help="list, show or check pigments",
+        epilog="Examples: pigmentmap library list | pigmentmap library show VM | "
+        "pigmentmap library check my_pigments.toml",
+    )
+    lib.add_argument("action", choices=["list", "show", "check"])
+    lib.add_argument(
+        "name", nargs="?", help="pigment name/alias/formula (show) or TOML file (check)"
+    )
+    lib.add_argument("--library", help="a user library TOML that extends the shipped one")
+    lib.set_defaults(func=_cmd_library)
+
+    ins = sub.add_parser(
+        "instrument",
+        help="list or show instrument profiles",
+        epilog="Examples: pigmentmap instrument list | pigmentmap instrument show elio",
+    )
+    ins.add_argument("action", choices=["list", "show"])
+    ins.add_argument("name", nargs="?", help="profile name or path to a .toml profile")
+    ins.set_defaults(func=_cmd_instrument)
+
+    sim = sub.add_parser(
+        "simulate",
+        help="simulate the XRF spectrum of a layered stack",
+        description="STACK reads top to bottom, layers separated by '/', thickness in um after ':'; "
+        "a layer may be a mixture 'ZnO=0.1+lead_white=0.85+HgS=0.05:120' (mass fractions of the "
+        "pigment part). Pigments are named by name, alias (the paper's abbreviations) or formula.",
+        epilog="Example: pigmentmap simulate 'VM:100/LW:120/CaCO3:180' --instrument elio "
+        "--out s.csv --plot s.png",
+    )
+    sim.add_argument("stack")
+    sim.add_argument("--instrument", required=True, help="profile name or .toml path")
+    sim.add_argument("--out", required=True, help="output .csv (energy_kev,counts) or .h5")
+    sim.add_argument("--live-time-s", type=float, help="live time (default: the profile's)")
+    sim.add_argument("--current-ua", type=float, help="tube current (default: the profile's)")
+    sim.add_argument("--voltage-kv", type=float, help="tube voltage (default: the profile's)")
+    sim.add_argument("--poisson", action="store_true", help="Poisson counting noise")
+    sim.add_argument("--seed", type=int, help="seed of the Poisson noise")
+    sim.add_argument("--pure", action="store_true", help="pure pigment layers, no binder")
+    sim.add_argument(
+        "--binder-fraction",
+        type=float,
+        default=0.25,
+        help="binder mass fraction (default 0.25 = 3:1)",
+    )
+    sim.add_argument(
+        "--binder", default="linseed_oil", help="binder material (default linseed_oil)"
+    )
+    sim.add_argument("--normalise", action="store_true", help="rescale mixture fractions to sum 1")
+    sim.add_argument("--no-secondary", action="store_true", help="primary fluorescence only")
+    sim.add_argument("--pileup-ns", type=float, default=0.0, help="pile-up resolving time (ns)")
+    sim.add_argument("--plot", help="also write a PNG plot")
+    sim.add_argument("--library", help="a user library TOML that extends the shipped one")
+    sim.set_defaults(func=_cmd_simulate)
+
+    demo = sub.add_parser("demo", help="run the pipeline on built-in examples")
+    demo.add_argument("--out", default="demo-output", help="output folder (default demo-output)")
+    demo.set_defaults(func=_cmd_demo)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except PigmentmapError as err:
+        if args.debug:
+            raise
+        print(f"pigmentmap: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as err:
+        if args.debug:
+            raise
+        print(
+            f"pigmentmap: error: {err.strerror or err}: {err.filename or ''}".rstrip(": "),
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("pigmentmap: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
