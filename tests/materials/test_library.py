@@ -87,7 +87,7 @@ def test_known_compositions(library):
 
 
 def test_unknown_pigment_suggests(library):
-    with pytest.raises(PigmentmapError, match="unknown pigment.*vermilion"):
+    with pytest.raises(PigmentmapError, match=r"unknown pigment.*vermilion"):
         library["vermillon"]
 
 

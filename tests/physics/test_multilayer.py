@@ -144,9 +144,9 @@ def test_secondary_enhancement_matches_xmi_msim(elio, group, published, tol):
     ex = Excitation(np.array([16.0]), np.array([0.0]), np.array([1.0]))
     sim = Simulator(elio, excitation=ex)
     res = sim.simulate([Stack((Layer(((steel, 1.0),), 3000.0),))])
-    j = [
+    j = next(
         k for k, ln in enumerate(res.lines.lines) if ln.element == group and ln.transition == "KL3"
-    ][0]
+    )
     enhancement = res.line_counts[0, j] / (res.line_counts[0, j] - res.secondary_counts[0, j])
     assert enhancement == pytest.approx(published, rel=tol)
 
