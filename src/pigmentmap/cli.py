@@ -136,7 +136,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     seed = args.seed
     if args.poisson:
         if seed is None:
-            seed = int(np.random.SeedSequence().entropy % (2**31))
+            seed = int(np.random.SeedSequence().generate_state(1)[0] % (2**31))
             print(f"Poisson noise with seed {seed}", file=sys.stderr)
         rng = np.random.default_rng(seed)
     result = sim.simulate([stack], rng=rng)
