@@ -128,6 +128,16 @@ def test_bad_user_library(tmp_path, text, match):
         load_library(_write(tmp_path, text))
 
 
+def test_shared_formula_is_ambiguous_by_formula_only(tmp_path):
+    lib = load_library(
+        _write(tmp_path, '[pigments.anatase]\nformula = "TiO2"\ndensity_g_cm3 = 3.9\n')
+    )
+    assert lib["anatase"].density_g_cm3 == 3.9
+    assert lib["titanium white"].name == "titanium_white"
+    with pytest.raises(PigmentmapError, match="ambiguous"):
+        lib["TiO2"]
+
+
 def test_library_hash_changes_with_content():
     a = parse_library_text('[pigments.x]\nformula = "PbO"\ndensity_g_cm3 = 9.6\n')
     b = parse_library_text('[pigments.x]\nformula = "PbO"\ndensity_g_cm3 = 9.5\n')

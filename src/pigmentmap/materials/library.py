@@ -51,7 +51,7 @@ class PigmentLibrary(Mapping[str, Pigment]):
     def __init__(self, pigments: list[Pigment], *, source: str = "") -> None:
         self._by_name: dict[str, Pigment] = {}
         self._lookup: dict[str, str] = {}
-        self._formulas: dict[str, str] = {}
+        self._formulas: dict[str, list[str]] = {}
         self.source = source
         for p in pigments:
             self._add(p)
@@ -69,7 +69,7 @@ class PigmentLibrary(Mapping[str, Pigment]):
                 )
             self._lookup[k] = p.name
         if p.formula:
-            self._formulas.setdefault(p.formula.replace(" ", ""), p.name)
+            self._formulas.setdefault(p.formula.replace(" ", ""), []).append(p.name)
 
     def merged(self, other: PigmentLibrary) -> PigmentLibrary:
         """This library plus ``other``; a material of ``other`` replaces one of the same name."""
@@ -78,7 +78,14 @@ class PigmentLibrary(Mapping[str, Pigment]):
         return PigmentLibrary([*kept, *other.values()], source=f"{self.source}+{other.source}")
 
     def __getitem__(self, name: str) -> Pigment:
-        hit = self._lookup.get(_key(name)) or self._formulas.get(name.replace(" ", ""))
+        hit = self._lookup.get(_key(name))
+        if hit is None:
+            by_formula = self._formulas.get(name.replace(" ", ""), [])
+            if len(by_formula) > 1:
+                raise PigmentmapError(
+                    f"formula '{name}' is ambiguous ({', '.join(by_formula)}): use a name"
+                )
+            hit = by_formula[0] if by_formula else None
         if hit is None:
             close = difflib.get_close_matches(_key(name), list(self._lookup), n=3)
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
@@ -135,8 +142,6 @@ def _pigment_from_table(name: str, table: dict[str, Any], where: str) -> Pigment
         density = float(table["density_g_cm3"])
         colour = tuple(int(c) for c in table.get("colour_srgb", (128, 128, 128)))
         aliases = tuple(str(a) for a in table.get("aliases", ()))
-        if formula is not None and formula not in aliases:
-            aliases = (*aliases, str(formula))
         return Pigment(
             name=name,
             composition=comp,

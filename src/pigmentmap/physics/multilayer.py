@@ -128,8 +128,8 @@ def sublayer_fractions(
     >>> f = sublayer_fractions(np.array([0.1, 50.0]), 4)
     >>> bool(np.allclose(f.sum(axis=-1), 1.0)), bool(np.allclose(f[0], 0.25))
     (True, True)
-    >>> round(float(f[1, 0] * 50.0), 3), bool(f[1, -1] * 50.0 >= 50.0 - 6.0)
-    (0.1, True)
+    >>> round(float(f[1, 0] * 50.0), 3), bool(f[1, -1] * 50.0 >= 50.0 - 4.0)
+    (0.2, True)
     """
     tau = np.asarray(optical_depth, dtype=float)
     lumped = tau > deep

@@ -25,7 +25,7 @@ def mass_attenuation(elements: list[str], energies_kev: np.ndarray) -> np.ndarra
     --------
     >>> import numpy as np
     >>> mu = mass_attenuation(["Pb"], np.array([20.0]))
-    >>> 80 < mu[0, 0] < 95
+    >>> bool(80 < mu[0, 0] < 95)
     True
     """
     out = np.zeros((len(elements), len(energies_kev)))

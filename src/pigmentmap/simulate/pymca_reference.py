@@ -9,6 +9,7 @@ the sample physics. fisx keeps global state in its ``Elements`` instance: use on
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
@@ -37,6 +38,9 @@ def pymca_available() -> bool:
     return True
 
 
+_MATERIAL_IDS = itertools.count()
+
+
 @cache
 def _elements() -> Any:
     from fisx import Elements
@@ -44,6 +48,20 @@ def _elements() -> Any:
     lib = Elements()
     lib.initializeAsPyMca()
     return lib
+
+
+def pymca_mass_attenuation(elements: list[str], energies_kev: Any) -> Any:
+    """PyMca's (fisx) total mass attenuation coefficients, shape (elements, energies).
+
+    Same signature as :func:`pigmentmap.physics.xraydata.mass_attenuation`, so that a
+    benchmark can run our engine on PyMca's attenuation data and separate differences of the
+    physical model from differences of the databases.
+    """
+    import numpy as np
+
+    lib = _elements()
+    e = [float(x) for x in np.atleast_1d(energies_kev)]
+    return np.array([lib.getMassAttenuationCoefficients(el, e)["total"] for el in elements])
 
 
 def _families(element: str, max_energy_kev: float) -> list[str]:
@@ -77,13 +95,13 @@ def pymca_group_rates(
     )
     xrf.setGeometry(instrument.geometry.incidence_deg, instrument.geometry.takeoff_deg)
     out = []
-    for s_idx, stack in enumerate(stacks):
+    for stack in stacks:
         sample = []
         families: list[str] = []
-        for k, layer in enumerate(stack.layers):
+        for layer in stack.layers:
             if layer.thickness_um <= 0:
                 continue
-            name = f"pm_{s_idx}_{k}"
+            name = f"pm_{next(_MATERIAL_IDS)}"
             mat = Material(name, layer.density_g_cm3, layer.thickness_um * 1e-4)
             mat.setComposition({el: float(f) for el, f in layer.composition.items() if f > 0})
             lib.addMaterial(mat)

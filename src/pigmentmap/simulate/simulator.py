@@ -14,7 +14,7 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -278,6 +278,59 @@ class Simulator:
             raise PigmentmapError("no tables yet: simulate something or pass a library")
         return self._tables.lines
 
+    def iter_batches(
+        self,
+        stacks: Sequence[Stack],
+        *,
+        rng: np.random.Generator | None = None,
+        progress: bool = False,
+    ) -> Iterator[tuple[np.ndarray, SimulationResult]]:
+        """Simulate ``stacks`` batch by batch: yields ``(indices, result)``.
+
+        Memory stays bounded by ``batch_size`` whatever the number of stacks; batches come in an
+        order that groups stacks with the same elements, ``indices`` say which stacks they are.
+
+        Examples
+        --------
+        >>> from pigmentmap.instruments import load_instrument
+        >>> from pigmentmap.materials import default_library, parse_stack
+        >>> lib = default_library()
+        >>> sim = Simulator(load_instrument("elio"), batch_size=2)
+        >>> stacks = [parse_stack(s, library=lib) for s in ("LW:10", "VM:10", "CB:10")]
+        >>> [len(idx) for idx, _ in sim.iter_batches(stacks)]
+        [2, 1]
+        """
+        if len(stacks) == 0:
+            raise PigmentmapError("no stacks to simulate")
+        elements = set().union(*(s.elements for s in stacks))
+        t = self._ensure(elements)
+        self._check_excitable(stacks, t)
+        # Group stacks with the same elements so that each batch touches few lines.
+        order = sorted(range(len(stacks)), key=lambda i: tuple(sorted(stacks[i].elements)))
+        bar = tqdm(total=len(stacks), disable=not progress, unit="spectra", desc="simulate")
+        try:
+            for start in range(0, len(order), self.batch_size):
+                idx = np.array(order[start : start + self.batch_size])
+                counts, line_counts, sec_counts = self._batch([stacks[i] for i in idx], t)
+                if self.pileup_resolving_time_s > 0:
+                    counts = add_pileup(
+                        counts,
+                        self.instrument.axis,
+                        live_time_s=self.instrument.live_time_s,
+                        resolving_time_s=self.pileup_resolving_time_s,
+                    )
+                if rng is not None:
+                    counts = poisson_counts(counts, rng=rng).astype(np.float64)
+                bar.update(len(idx))
+                yield (
+                    idx,
+                    SimulationResult(
+                        counts, self.instrument.axis, t.lines, line_counts, sec_counts
+                    ),
+                )
+        finally:
+            bar.close()
+
     def simulate(
         self,
         stacks: Sequence[Stack],
@@ -285,7 +338,7 @@ class Simulator:
         rng: np.random.Generator | None = None,
         progress: bool = False,
     ) -> SimulationResult:
-        """Simulate the spectra of ``stacks``.
+        """Simulate the spectra of ``stacks`` (all in memory; see :meth:`iter_batches`).
 
         Parameters
         ----------
@@ -300,31 +353,16 @@ class Simulator:
         -------
         SimulationResult
         """
-        if len(stacks) == 0:
-            raise PigmentmapError("no stacks to simulate")
-        elements = set().union(*(s.elements for s in stacks))
-        t = self._ensure(elements)
-        self._check_excitable(stacks, t)
-        # Group stacks with the same elements so that each batch touches few lines.
-        order = sorted(range(len(stacks)), key=lambda i: tuple(sorted(stacks[i].elements)))
-        n_ch = self.instrument.axis.n_channels
-        counts = np.zeros((len(stacks), n_ch))
-        line_counts = np.zeros((len(stacks), len(t.lines.lines)))
-        sec_counts = np.zeros_like(line_counts)
-        bar = tqdm(total=len(stacks), disable=not progress, unit="spectra", desc="simulate")
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            spec, lc, sc = self._batch([stacks[i] for i in idx], t)
-            counts[idx], line_counts[idx], sec_counts[idx] = spec, lc, sc
-            bar.update(len(idx))
-        bar.close()
-        if self.pileup_resolving_time_s > 0:
-            counts = add_pileup(
-                counts,
-                self.instrument.axis,
-                live_time_s=self.instrument.live_time_s,
-                resolving_time_s=self.pileup_resolving_time_s,
-            )
-        if rng is not None:
-            counts = poisson_counts(counts, rng=rng).astype(np.float64)
-        return SimulationResult(counts, self.instrument.axis, t.lines, line_counts, sec_counts)
+        counts = line_counts = sec_counts = None
+        lines = None
+        for idx, part in self.iter_batches(stacks, rng=rng, progress=progress):
+            if counts is None:
+                counts = np.zeros((len(stacks), part.counts.shape[1]))
+                line_counts = np.zeros((len(stacks), part.line_counts.shape[1]))
+                sec_counts = np.zeros_like(line_counts)
+                lines = part.lines
+            counts[idx] = part.counts
+            line_counts[idx] = part.line_counts  # type: ignore[index]
+            sec_counts[idx] = part.secondary_counts  # type: ignore[index]
+        assert counts is not None and lines is not None
+        return SimulationResult(counts, self.instrument.axis, lines, line_counts, sec_counts)  # type: ignore[arg-type]

@@ -1,0 +1,191 @@
+"""The command line: outputs, and every bad input gives one line, exit 2, nothing written."""
+
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+from pigmentmap.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_simulate_csv_and_plot(tmp_path, capsys):
+    out, png = tmp_path / "s.csv", tmp_path / "s.png"
+    code, stdout, _ = run(
+        capsys, "simulate", "VM:100/LW:120/CaCO3:180", "--instrument", "elio",
+        "--out", str(out), "--plot", str(png),
+    )  # fmt: skip
+    assert code == 0 and "Hg L3" in stdout
+    lines = out.read_text().splitlines()
+    assert lines[0] == "energy_kev,counts" and len(lines) == 4097
+    data = np.loadtxt(out, delimiter=",", skiprows=1)
+    assert data[281, 0] == pytest.approx(2.81) and data[:, 1].sum() > 1e4
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_simulate_h5_poisson_seeded(tmp_path, capsys):
+    a, b = tmp_path / "a.h5", tmp_path / "b.h5"
+    for path in (a, b):
+        code, _, _ = run(
+            capsys, "simulate", "ZnO=0.1+lead_white=0.85+HgS=0.05:120/CaCO3:180", "--instrument",
+            "elio", "--out", str(path), "--poisson", "--seed", "7", "--live-time-s", "0.1",
+        )  # fmt: skip
+        assert code == 0
+    with h5py.File(a) as fa, h5py.File(b) as fb:
+        np.testing.assert_array_equal(fa["counts"][()], fb["counts"][()])
+        assert fa["energy_kev"].shape == (4096,)
+        assert fa.attrs["live_time_s"] == 0.1 and fa.attrs["poisson_seed"] == 7
+
+
+def test_pure_and_live_time(tmp_path, capsys):
+    base, pure = tmp_path / "a.csv", tmp_path / "b.csv"
+    run(capsys, "simulate", "LW:100", "--instrument", "elio", "--out", str(base))
+    run(capsys, "simulate", "LW:100", "--instrument", "elio", "--out", str(pure), "--pure")
+    a = np.loadtxt(base, delimiter=",", skiprows=1)[:, 1]
+    b = np.loadtxt(pure, delimiter=",", skiprows=1)[:, 1]
+    assert b.sum() > a.sum()  # no binder: more lead per unit mass
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["simulate", "unobtainium:100", "--instrument", "elio"], "unknown pigment"),
+        (["simulate", "HgS100", "--instrument", "elio"], "malformed stack"),
+        (["simulate", "HgS:0/LW:0", "--instrument", "elio"], "total thickness"),
+        (["simulate", "HgS:-10/LW:5", "--instrument", "elio"], "negative thickness"),
+        (["simulate", "ZnO=0.5+LW=0.4:10", "--instrument", "elio"], "sum to 0.9"),
+        (["simulate", "HgS:100", "--instrument", "nope"], "unknown instrument"),
+        (
+            ["simulate", "IO:100", "--instrument", "elio", "--voltage-kv", "5"],
+            "below every absorption edge",
+        ),
+        (["simulate", "HgS:100", "--instrument", "elio", "--seed", "3"], "--seed only applies"),
+        (["simulate", "HgS:100", "--instrument", "elio", "--live-time-s", "0"], "live time"),
+    ],
+)
+def test_bad_simulate_inputs(tmp_path, capsys, argv, message):
+    out = tmp_path / "s.csv"
+    code, _, err = run(capsys, *argv, "--out", str(out))
+    assert code == 2
+    assert message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_output_in_missing_folder(tmp_path, capsys):
+    code, _, err = run(
+        capsys,
+        "simulate",
+        "HgS:100",
+        "--instrument",
+        "elio",
+        "--out",
+        str(tmp_path / "no" / "s.csv"),
+    )
+    assert code == 2 and "does not exist" in err
+
+
+def test_normalise_accepts_unscaled_fractions(tmp_path, capsys):
+    out = tmp_path / "s.csv"
+    code, _, _ = run(
+        capsys,
+        "simulate",
+        "ZnO=1+LW=3:50",
+        "--instrument",
+        "elio",
+        "--out",
+        str(out),
+        "--normalise",
+    )
+    assert code == 0 and out.exists()
+
+
+def test_user_library_bad_entries(tmp_path, capsys):
+    bad_formula = tmp_path / "a.toml"
+    bad_formula.write_text('[pigments.x]\nformula = "Pb(CO3"\ndensity_g_cm3 = 3.0\n')
+    no_density = tmp_path / "b.toml"
+    no_density.write_text('[pigments.x]\nformula = "PbO"\n')
+    for f, msg in ((bad_formula, "invalid formula"), (no_density, "no density")):
+        code, _, err = run(capsys, "library", "check", str(f))
+        assert code == 2 and msg in err
+        code, _, err = run(
+            capsys,
+            "simulate",
+            "x:10",
+            "--instrument",
+            "elio",
+            "--library",
+            str(f),
+            "--out",
+            str(tmp_path / "s.csv"),
+        )
+        assert code == 2 and msg in err
+    assert not (tmp_path / "s.csv").exists()
+
+
+def test_user_library_pigment_simulates(tmp_path, capsys):
+    lib = tmp_path / "mine.toml"
+    lib.write_text(
+        '[pigments.my_green]\nformula = "CoCr2O4"\ndensity_g_cm3 = 5.1\naliases = ["MG"]\n'
+    )
+    code, out, _ = run(capsys, "library", "check", str(lib))
+    assert code == 0 and "ok: 1 materials" in out
+    code, out, _ = run(
+        capsys,
+        "simulate",
+        "MG:50/CaCO3:100",
+        "--instrument",
+        "elio",
+        "--library",
+        str(lib),
+        "--out",
+        str(tmp_path / "s.csv"),
+    )
+    assert code == 0 and "Co K" in out and "Cr K" in out
+
+
+def test_library_and_instrument_listing(capsys):
+    code, out, _ = run(capsys, "library", "list")
+    assert code == 0 and "vermilion" in out and "lead_tin_yellow_i" in out
+    code, out, _ = run(capsys, "library", "show", "VM")
+    assert code == 0 and "8.1 g/cm3" in out and "Hg 86.22 %" in out and "#e34234" in out
+    code, out, _ = run(capsys, "instrument", "list")
+    assert code == 0 and "elio" in out and "m6-jetstream" in out
+    code, out, _ = run(capsys, "instrument", "show", "elio")
+    assert code == 0 and "40 kV" in out and "4096 channels" in out
+    code, _, err = run(capsys, "library", "show", "nothing_like_it")
+    assert code == 2 and "unknown pigment" in err
+
+
+def test_installed_command_has_no_traceback_and_debug_shows_one(tmp_path):
+    exe = [sys.executable, "-m", "pigmentmap.cli"]
+    bad = subprocess.run(
+        [*exe, "simulate", "Xx:1", "--instrument", "elio", "--out", str(tmp_path / "a.csv")],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    dbg = subprocess.run(
+        [
+            *exe,
+            "--debug",
+            "simulate",
+            "Xx:1",
+            "--instrument",
+            "elio",
+            "--out",
+            str(tmp_path / "a.csv"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert dbg.returncode != 0 and "Traceback" in dbg.stderr
+    helped = subprocess.run([*exe, "simulate", "--help"], capture_output=True, text=True)
+    assert helped.returncode == 0 and "Example" in helped.stdout
