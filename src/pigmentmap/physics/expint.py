@@ -33,7 +33,9 @@ def expn3_exact(x: np.ndarray) -> np.ndarray:
 @cache
 def _table() -> np.ndarray:
     grid = np.arange(0.0, _TABLE_MAX + 2 * _TABLE_STEP, _TABLE_STEP)
-    return expn3_exact(grid)
+    table = expn3_exact(grid)
+    table[-2:] = 0.0  # arguments are clamped to _TABLE_MAX: E3 there is taken as 0
+    return table
 
 
 def expn3(x: np.ndarray) -> np.ndarray:
@@ -54,6 +56,4 @@ def expn3(x: np.ndarray) -> np.ndarray:
     i = pos.astype(np.int64)
     frac = pos - i
     lo = table[i]
-    out = lo + frac * (table[i + 1] - lo)
-    out[x >= _TABLE_MAX] = 0.0
-    return out
+    return lo + frac * (table[i + 1] - lo)

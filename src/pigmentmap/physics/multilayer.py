@@ -39,9 +39,11 @@ def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _slab_integral(chi: np.ndarray, rho_t: np.ndarray) -> np.ndarray:
-    """(1 - exp(-chi rho_t)) / chi, with its limit rho_t when chi rho_t -> 0."""
-    x = chi * rho_t
-    return np.where(x > 1e-9, _safe_div(-np.expm1(-x), chi), rho_t * (1.0 - 0.5 * x))
+    """(1 - exp(-chi rho_t)) / chi; expm1 keeps it exact for small chi rho_t.
+
+    chi is zero only for the empty padding layers, which also have rho_t = 0 (result 0).
+    """
+    return _safe_div(-np.expm1(-chi * rho_t), chi)
 
 
 @dataclass(frozen=True)
@@ -189,7 +191,12 @@ def secondary(
     # Slab-to-slab transfer of line photons (optical depths along the normal).
     tau = mu_line * rho_t[:, :, None]  # (N, M, J)
     bounds = np.concatenate([np.zeros((n, 1, tau.shape[2])), np.cumsum(tau, axis=1)], axis=1)
-    e3 = expn3(np.abs(bounds[:, :, None, :] - bounds[:, None, :, :]))  # (N, M+1, M+1, J)
+    # E3(|c_i - c_k|) for every pair of sub-layer boundaries; symmetric, so look up i < k only.
+    upper_i, upper_k = np.triu_indices(m + 1, 1)
+    e3 = np.full((n, m + 1, m + 1, tau.shape[2]), 0.5)  # E3(0) on the diagonal
+    pairs = expn3(bounds[:, upper_k] - bounds[:, upper_i])  # bounds increase with depth
+    e3[:, upper_i, upper_k] = pairs
+    e3[:, upper_k, upper_i] = pairs
     # H[a, b] = D[b, a+1] - D[b, a] - D[b+1, a+1] + D[b+1, a]; F = H / (2 t_a) + delta_ab
     # D symmetric, so each term is a slice indexed [a, b]; H is symmetric in a and b.
     h = e3[:, 1:, :-1] - e3[:, :-1, :-1] - e3[:, 1:, 1:] + e3[:, :-1, 1:]
