@@ -214,8 +214,8 @@ def secondary(
 
 
 def scatter(
-    optics_in: np.ndarray,
-    optics_out: np.ndarray,
+    mu_in: np.ndarray,
+    mu_out: np.ndarray,
     rho_t: np.ndarray,
     dcs: np.ndarray,
     *,
@@ -227,18 +227,18 @@ def scatter(
 
     Parameters
     ----------
-    optics_in : (N, L, G)
+    mu_in : (N, L, G)
         Attenuation at the incident energies.
-    optics_out : (N, L, G)
-        Attenuation at the scattered energies (equal to ``optics_in`` for Rayleigh).
+    mu_out : (N, L, G)
+        Attenuation at the scattered energies (equal to ``mu_in`` for Rayleigh).
     rho_t : (N, L)
     dcs : (N, L, G)
         Differential cross section of each layer (cm2/g/sr) at the scattering angle.
     """
     above = np.exp(
-        -_exclusive_cumsum(optics_in * rho_t[:, :, None], 1) / sin_in
-        - _exclusive_cumsum(optics_out * rho_t[:, :, None], 1) / sin_out
+        -_exclusive_cumsum(mu_in * rho_t[:, :, None], 1) / sin_in
+        - _exclusive_cumsum(mu_out * rho_t[:, :, None], 1) / sin_out
     )
-    chi = optics_in / sin_in + optics_out / sin_out
+    chi = mu_in / sin_in + mu_out / sin_out
     integral = _slab_integral(chi, rho_t[:, :, None])
     return (above * integral * dcs).sum(axis=1) * weights[None, :] / sin_in
