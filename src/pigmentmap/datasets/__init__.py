@@ -1,5 +1,12 @@
-"""Dataset designs: which stacks to simulate, with their labels."""
+"""Dataset designs (paper grid, mock-ups, random mixtures) and their HDF5 store."""
 
-from pigmentmap.datasets.designs import PAPER_LABELS, paper_design
+from pigmentmap.datasets.designs import (
+    DESIGNS,
+    PAPER_LABELS,
+    Design,
+    mixtures_design,
+    mockup_design,
+    paper_design,
+)
 
-__all__ = ["PAPER_LABELS", "paper_design"]
+__all__ = ["DESIGNS", "PAPER_LABELS", "Design", "mixtures_design", "mockup_design", "paper_design"]

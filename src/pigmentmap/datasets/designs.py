@@ -1,11 +1,17 @@
-"""Dataset designs. ``paper``: the grid of Xu et al. (JAAS 2022) section 2.1.2."""
+"""Dataset designs: which stacks to simulate, their labels and their instrument variation.
+
+* ``paper``: the grid of Xu et al. (JAAS 2022) section 2.1.2;
+* ``mockup``: the paper's Table 2 mixtures, the stand-in for its measured mock-ups;
+* ``mixtures``: random 1-2 layer paints of 1-4 pigments, with random instrument variation.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from pigmentmap.core.errors import PigmentmapError
 from pigmentmap.materials.library import PigmentLibrary
 from pigmentmap.materials.stack import DEFAULT_BINDER_FRACTION, Layer, Stack
 
@@ -23,20 +29,74 @@ PAPER_LABELS = (
     "vermilion",
     "zinc_white",
 )
+#: Materials that stand in for a class (Table 1 footnote b: verdigris + sodium arsenite = EG).
+STAND_INS = {"verdigris": "emerald_green", "sodium_arsenite": "emerald_green"}
 _PAPER_MATERIALS = ("calcium_carbonate", *PAPER_LABELS)
 PAPER_TOP_UM = tuple(range(50, 201, 10))  # 16 values
 PAPER_BOTTOM_UM = tuple(range(100, 151, 10))  # 6 values
 #: Ground thickness of the paper design: the mock-ups had 150-200 um; the middle is used.
 PAPER_GROUND_UM = 175.0
 
+#: Table 2 of the paper: mass fractions (%) of the mock-ups' top and bottom mixtures.
+MOCKUP_TOPS = {
+    "Top 1": {"LW": 55, "CM": 10, "PB": 25, "CB": 10},
+    "Top 2": {"VM": 30, "CM": 30, "CB": 40},
+    "Top 3": {"VM": 39, "CrY": 6, "IO": 39, "VG": 6, "SA": 10},
+    "Top 4": {"VM": 100},
+}
+MOCKUP_BOTTOMS = {
+    "Bottom 1A": {"ZW": 10, "LW": 10, "RL": 10, "VM": 70},
+    "Bottom 1B": {"ZW": 10, "LW": 20, "RL": 50, "VM": 20},
+    "Bottom 1C": {"ZW": 10, "LW": 50, "RL": 20, "VM": 20},
+    "Bottom 2A": {"ZW": 10, "LW": 85, "VM": 5},
+    "Bottom 2B": {"ZW": 10.7, "LW": 88.7, "VM": 0.6},
+    "Bottom 2C": {"ZW": 10, "LW": 50, "VM": 40},
+    "Bottom 3A": {"ZW": 10, "LW": 15, "CB": 15, "CrG": 60},
+    "Bottom 3B": {"ZW": 10, "LW": 15, "CB": 60, "CrG": 15},
+    "Bottom 3C": {"ZW": 10, "LW": 60, "CB": 15, "CrG": 15},
+    "Bottom 4A": {"ZW": 10, "LW": 45, "CrY": 15, "VG": 12, "SA": 18},
+    "Bottom 4B": {"ZW": 10, "LW": 30, "CrY": 30, "VG": 12, "SA": 18},
+    "Bottom 4C": {"ZW": 10, "LW": 15, "CrY": 15, "VG": 24, "SA": 36},
+    "Bottom 5A": {"ZW": 10, "VM": 5, "CrY": 5, "VG": 32, "SA": 48},
+    "Bottom 5B": {"ZW": 78, "VM": 6, "CrY": 6, "VG": 4, "SA": 6},
+    "Bottom 5C": {"ZW": 10, "VM": 15, "CrY": 15, "VG": 24, "SA": 36},
+    "Bottom 6": {"VM": 100},
+}
+MOCKUP_TOP_UM = (30.0, 200.0)
+MOCKUP_BOTTOM_UM = (50.0, 150.0)  # not given in the paper: an assumption
+MOCKUP_GROUND_UM = (150.0, 200.0)
+
 
 @dataclass(frozen=True)
 class Design:
-    """Stacks with their multi-hot labels."""
+    """Stacks, multi-hot labels and, optionally, per-stack instrument variation.
 
+    ``variant[i]`` indexes ``variants`` (changes of the instrument: calibration, resolution);
+    ``live_time_factor[i]`` scales the instrument's live time for stack i.
+    """
+
+    name: str
     stacks: tuple[Stack, ...]
     labels: np.ndarray
     label_names: tuple[str, ...]
+    variant: np.ndarray | None = None
+    variants: tuple[dict[str, float], ...] = ()
+    live_time_factor: np.ndarray | None = None
+    background_factor: np.ndarray | None = None
+    info: dict[str, str] = field(default_factory=dict)
+
+
+def labels_of(
+    stack: Stack, label_names: tuple[str, ...], *, min_fraction: float = 0.0
+) -> list[int]:
+    """Multi-hot labels: a class is present when it (or its stand-in) is in any layer."""
+    present = stack.pigments_present(min_fraction=min_fraction)
+    present |= {STAND_INS[p] for p in present if p in STAND_INS}
+    return [int(name in present) for name in label_names]
+
+
+def _binder(library: PigmentLibrary, binder_fraction: float, binder: str):
+    return library[binder] if binder_fraction > 0 else None
 
 
 def paper_design(
@@ -57,7 +117,7 @@ def paper_design(
     >>> len(d.stacks), d.labels.shape
     (16224, (16224, 11))
     """
-    b = library[binder] if binder_fraction > 0 else None
+    b = _binder(library, binder_fraction, binder)
     mats = [library[n] for n in _PAPER_MATERIALS]
     ground = Layer(((library["calcium_carbonate"], 1.0),), PAPER_GROUND_UM, b, binder_fraction)
     stacks, labels = [], []
@@ -73,7 +133,150 @@ def paper_design(
                             Layer(((m, 1.0),), float(thick) if mat else 0.0, b, binder_fraction)
                         )
                     stack = Stack((*layers, ground))
-                    present = stack.pigments_present()
                     stacks.append(stack)
-                    labels.append([name in present for name in PAPER_LABELS])
-    return Design(tuple(stacks), np.array(labels, dtype=np.uint8), PAPER_LABELS)
+                    labels.append(labels_of(stack, PAPER_LABELS))
+    return Design("paper", tuple(stacks), np.array(labels, dtype=np.uint8), PAPER_LABELS)
+
+
+def _mixture_layer(library: PigmentLibrary, fractions: dict[str, float], thickness: float, b, bf):
+    total = sum(fractions.values())
+    comps = tuple((library[name], pct / total) for name, pct in fractions.items())
+    return Layer(comps, thickness, b, bf)
+
+
+def mockup_design(
+    library: PigmentLibrary,
+    *,
+    n: int = 6604,
+    seed: int = 0,
+    binder_fraction: float = DEFAULT_BINDER_FRACTION,
+    binder: str = "linseed_oil",
+) -> Design:
+    """The paper's Table 2 mock-ups: 4 tops x 16 bottoms on a CaCO3 ground, ``n`` spectra.
+
+    The 64 structures are used in turn; top 30-200 um, bottom 50-150 um (an assumption: the paper
+    gives no bottom thickness), ground 150-200 um, drawn uniformly; pigment:binder 3:1.
+
+    Examples
+    --------
+    >>> from pigmentmap.materials import default_library
+    >>> d = mockup_design(default_library(), n=64)
+    >>> d.labels.shape, d.info["structure_0"]
+    ((64, 11), 'Top 1 / Bottom 1A')
+    """
+    if n < 1:
+        raise PigmentmapError("a mockup design needs n >= 1")
+    rng = np.random.default_rng(seed)
+    b = _binder(library, binder_fraction, binder)
+    structures = [(t, bo) for t in MOCKUP_TOPS for bo in MOCKUP_BOTTOMS]
+    stacks, labels = [], []
+    info = {}
+    for i in range(n):
+        top_name, bottom_name = structures[i % len(structures)]
+        if i < len(structures):
+            info[f"structure_{i}"] = f"{top_name} / {bottom_name}"
+        layers = (
+            _mixture_layer(
+                library, MOCKUP_TOPS[top_name], rng.uniform(*MOCKUP_TOP_UM), b, binder_fraction
+            ),
+            _mixture_layer(
+                library,
+                MOCKUP_BOTTOMS[bottom_name],
+                rng.uniform(*MOCKUP_BOTTOM_UM),
+                b,
+                binder_fraction,
+            ),
+            Layer(
+                ((library["calcium_carbonate"], 1.0),),
+                rng.uniform(*MOCKUP_GROUND_UM),
+                b,
+                binder_fraction,
+            ),
+        )
+        stack = Stack(layers)
+        stacks.append(stack)
+        labels.append(labels_of(stack, PAPER_LABELS))
+    return Design(
+        "mockup", tuple(stacks), np.array(labels, dtype=np.uint8), PAPER_LABELS, info=info
+    )
+
+
+MIXTURE_GROUNDS = {"calcium_carbonate": 0.7, "gypsum": 0.15, "kaolin": 0.05, "barium_white": 0.1}
+
+
+def mixtures_design(
+    library: PigmentLibrary,
+    *,
+    n: int,
+    seed: int = 0,
+    pigments: tuple[str, ...] = PAPER_LABELS,
+    n_variants: int = 8,
+    min_fraction: float = 0.005,
+) -> Design:
+    """Random paint: 1-2 layers of 1-4 pigments at random fractions over a random ground.
+
+    Mass fractions are Dirichlet draws floored at ``min_fraction`` (0.5 %); top 5-150 um, second
+    layer 20-150 um (log-uniform), ground 100-300 um; binder 10-40 % by mass; 5 % of stacks are
+    bare ground. Instrument variation per spectrum: one of ``n_variants`` calibrations (offset
+    +-20 eV, gain +-0.3 %) and resolutions (+-15 %), a live time of 0.2-5 times the instrument's
+    (log-uniform) and a background level of 0.5-2 times the given background.
+
+    Examples
+    --------
+    >>> from pigmentmap.materials import default_library
+    >>> d = mixtures_design(default_library(), n=50, seed=1)
+    >>> d.labels.shape, len(d.variants)
+    ((50, 11), 8)
+    """
+    if n < 1:
+        raise PigmentmapError("a mixtures design needs n >= 1")
+    rng = np.random.default_rng(seed)
+    names = tuple(library[p].name for p in pigments)
+    grounds = list(MIXTURE_GROUNDS)
+    p_ground = np.array(list(MIXTURE_GROUNDS.values()))
+    stacks, labels = [], []
+    for _ in range(n):
+        binder_fraction = float(rng.uniform(0.1, 0.4))
+        b = library["linseed_oil"]
+        ground = Layer(
+            ((library[grounds[rng.choice(len(grounds), p=p_ground / p_ground.sum())]], 1.0),),
+            float(rng.uniform(100, 300)),
+            b,
+            binder_fraction,
+        )
+        layers: list[Layer] = []
+        n_layers = 0 if rng.random() < 0.05 else int(rng.choice([1, 2], p=[0.4, 0.6]))
+        for k in range(n_layers):
+            k_pig = int(rng.integers(1, min(4, len(names)) + 1))
+            chosen = rng.choice(len(names), size=k_pig, replace=False)
+            frac = rng.dirichlet(np.full(k_pig, float(rng.choice([0.3, 1.0, 3.0]))))
+            frac = np.maximum(frac, min_fraction)
+            frac = frac / frac.sum()
+            lo, hi = (5.0, 150.0) if k == 0 else (20.0, 150.0)
+            thick = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+            comps = tuple((library[names[c]], float(f)) for c, f in zip(chosen, frac, strict=True))
+            layers.append(Layer(comps, thick, b, binder_fraction))
+        stack = Stack((*layers, ground))
+        stacks.append(stack)
+        labels.append(labels_of(stack, names))
+    variants = tuple(
+        {
+            "offset_kev": float(rng.uniform(-0.02, 0.02)) if v else 0.0,
+            "gain_factor": float(rng.uniform(0.997, 1.003)) if v else 1.0,
+            "fwhm_factor": float(rng.uniform(0.85, 1.15)) if v else 1.0,
+        }
+        for v in range(n_variants)
+    )
+    return Design(
+        "mixtures",
+        tuple(stacks),
+        np.array(labels, dtype=np.uint8),
+        names,
+        variant=rng.integers(0, n_variants, size=n),
+        variants=variants,
+        live_time_factor=np.exp(rng.uniform(np.log(0.2), np.log(5.0), size=n)),
+        background_factor=rng.uniform(0.5, 2.0, size=n),
+    )
+
+
+DESIGNS = ("paper", "mockup", "mixtures")

@@ -1,0 +1,278 @@
+"""Dataset HDF5 files: generation (atomic, resumable) and reading.
+
+Layout (``../shared/DESIGN.md`` section 5): ``/spectra`` (N x C float32 counts), ``/energy_kev``
+(C), ``/labels`` (N x K uint8), ``/label_names``, ``/layers/fractions`` (N x L x P, mass fraction
+of each material in each layer, binder excluded), ``/layers/thickness_um`` (N x L),
+``/layers/material_names`` (P), ``/live_time_s`` (N); attributes ``design``, ``seed``,
+``instrument`` (JSON), ``instrument_hash``, ``library_hash``, ``version``, ``axis`` (JSON).
+
+Generation writes ``OUT.partial`` chunk by chunk and marks each chunk done; an interrupted run
+started again with the same arguments continues where it stopped; the file is renamed to ``OUT``
+only when complete. Each chunk's noise comes from ``default_rng([seed, chunk])``, so a resumed
+file equals an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import h5py
+import numpy as np
+from tqdm import tqdm
+
+from pigmentmap import __version__
+from pigmentmap.core.atomic import check_output_path
+from pigmentmap.core.axis import EnergyAxis
+from pigmentmap.core.errors import PigmentmapError
+from pigmentmap.datasets.designs import Design
+from pigmentmap.instruments.instrument import Instrument
+from pigmentmap.preprocess.preprocessor import check_counts
+from pigmentmap.simulate.noise import poisson_counts
+from pigmentmap.simulate.simulator import Simulator
+
+
+def _variant_instrument(base: Instrument, variant: dict[str, float]) -> Instrument:
+    axis = replace(
+        base.axis,
+        offset_kev=base.axis.offset_kev + variant.get("offset_kev", 0.0),
+        gain_kev=base.axis.gain_kev * variant.get("gain_factor", 1.0),
+    )
+    det = replace(
+        base.detector, fwhm_mn_ka_ev=base.detector.fwhm_mn_ka_ev * variant.get("fwhm_factor", 1.0)
+    )
+    return replace(base, axis=axis, detector=det)
+
+
+def _layers_arrays(design: Design) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    names = sorted(
+        {p.name for s in design.stacks for layer in s.layers for p, _ in layer.components}
+    )
+    index = {n: i for i, n in enumerate(names)}
+    n_layers = max(len(s.layers) for s in design.stacks)
+    fractions = np.zeros((len(design.stacks), n_layers, len(names)), dtype=np.float32)
+    thickness = np.zeros((len(design.stacks), n_layers), dtype=np.float32)
+    for i, s in enumerate(design.stacks):
+        for k, layer in enumerate(s.layers):
+            thickness[i, k] = layer.thickness_um
+            for name, f in layer.pigment_fractions.items():
+                fractions[i, k, index[name]] = f
+    return fractions, thickness, names
+
+
+def _signature(
+    design: Design, instrument: Instrument, seed: int, library_hash: str, extra: str
+) -> str:
+    return json.dumps([design.name, len(design.stacks), seed, instrument.hash, library_hash, extra])
+
+
+def generate_dataset(
+    design: Design,
+    *,
+    instrument: Instrument,
+    out: str | Path,
+    seed: int,
+    library_hash: str,
+    background_cps: np.ndarray | None = None,
+    noise: bool = True,
+    chunk_size: int = 1024,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> Path:
+    """Simulate ``design`` into an HDF5 dataset at ``out``.
+
+    Parameters
+    ----------
+    design : Design
+    instrument : Instrument
+        Calibration, live time and detector of the simulated spectra.
+    out : path
+        Output ``.h5``; refused if it exists unless ``overwrite``.
+    seed : int
+        Seed of the Poisson noise.
+    library_hash : str
+        Stored in the file, with the instrument's hash.
+    background_cps : array (C,), optional
+        A measured background (counts per second per channel on the instrument's axis) added
+        before the noise, scaled by the live time (and the design's background factors).
+    noise : bool
+        Poisson noise (default) or expected counts.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from pigmentmap.instruments import load_instrument
+    >>> from pigmentmap.materials import default_library
+    >>> from pigmentmap.datasets import mockup_design
+    >>> lib = default_library()
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "m.h5"
+    >>> _ = generate_dataset(mockup_design(lib, n=8), instrument=load_instrument("elio"),
+    ...                      out=out, seed=1, library_hash=lib.hash, progress=False)
+    >>> read_dataset(out).spectra.shape
+    (8, 4096)
+    """
+    out = check_output_path(out)
+    if out.exists() and not overwrite:
+        raise PigmentmapError(f"'{out}' exists (use --overwrite to replace it)")
+    n_ch = instrument.axis.n_channels
+    if background_cps is not None and background_cps.shape != (n_ch,):
+        raise PigmentmapError(
+            f"background has {background_cps.shape} channels, the instrument {n_ch}"
+        )
+    partial = out.with_name(out.name + ".partial")
+    n = len(design.stacks)
+    n_chunks = (n + chunk_size - 1) // chunk_size
+    bg_tag = "none" if background_cps is None else str(float(background_cps.sum()))
+    signature = _signature(design, instrument, seed, library_hash, f"{noise}|{chunk_size}|{bg_tag}")
+    live = instrument.live_time_s * (
+        design.live_time_factor if design.live_time_factor is not None else np.ones(n)
+    )
+    if partial.exists():
+        try:
+            with h5py.File(partial, "r") as f:
+                resumable = f.attrs.get("signature") == signature
+        except OSError:
+            resumable = False
+        if not resumable:
+            partial.unlink()
+    if not partial.exists():
+        fractions, thickness, material_names = _layers_arrays(design)
+        with h5py.File(partial, "w") as f:
+            f.create_dataset("spectra", (n, n_ch), dtype=np.float32, chunks=(min(n, 256), n_ch))
+            f["energy_kev"] = instrument.axis.energies
+            f["labels"] = design.labels.astype(np.uint8)
+            f["label_names"] = np.array(design.label_names, dtype=h5py.string_dtype())
+            f["live_time_s"] = live.astype(np.float64)
+            g = f.create_group("layers")
+            g["fractions"] = fractions
+            g["thickness_um"] = thickness
+            g["material_names"] = np.array(material_names, dtype=h5py.string_dtype())
+            if design.variant is not None:
+                f["variant"] = design.variant.astype(np.int32)
+                f.attrs["variants"] = json.dumps(list(design.variants))
+            f["done"] = np.zeros(n_chunks, dtype=bool)
+            f.attrs.update(
+                {
+                    "signature": signature,
+                    "design": design.name,
+                    "seed": seed,
+                    "instrument": json.dumps(instrument.to_dict()),
+                    "instrument_hash": instrument.hash,
+                    "library_hash": library_hash,
+                    "version": __version__,
+                    "axis": json.dumps(instrument.axis.to_dict()),
+                    "noise": "poisson" if noise else "expected",
+                    "background": "measured (SNIP) + engine scatter"
+                    if background_cps is not None
+                    else "engine scatter",
+                    "info": json.dumps(design.info),
+                }
+            )
+    variant = design.variant if design.variant is not None else np.zeros(n, dtype=int)
+    variants = design.variants or ({},)
+    sims: dict[int, Simulator] = {}
+    with h5py.File(partial, "r+") as f:
+        done = f["done"][()]
+        bar = tqdm(
+            total=n,
+            initial=int(sum(min(chunk_size, n - c * chunk_size) for c in np.flatnonzero(done))),
+            disable=not progress,
+            unit="spectra",
+            desc=f"dataset {design.name}",
+        )
+        for c in np.flatnonzero(~done):
+            lo, hi = c * chunk_size, min(n, (c + 1) * chunk_size)
+            counts = np.zeros((hi - lo, n_ch))
+            for v in np.unique(variant[lo:hi]):
+                rows = np.flatnonzero(variant[lo:hi] == v)
+                if v not in sims:
+                    sims[v] = Simulator(_variant_instrument(instrument, variants[v]))
+                part = sims[v].simulate([design.stacks[lo + r] for r in rows])
+                counts[rows] = part.counts
+            counts *= (live[lo:hi] / instrument.live_time_s)[:, None]
+            if background_cps is not None:
+                level = (
+                    design.background_factor[lo:hi] if design.background_factor is not None else 1.0
+                )
+                counts += np.outer(live[lo:hi] * level, background_cps)
+            if noise:
+                counts = poisson_counts(counts, rng=np.random.default_rng([seed, int(c)]))
+            f["spectra"][lo:hi] = counts.astype(np.float32)
+            f["done"][c] = True
+            f.flush()
+            bar.update(hi - lo)
+        bar.close()
+    os.replace(partial, out)
+    return out
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A labelled set of spectra read from HDF5."""
+
+    spectra: np.ndarray
+    labels: np.ndarray | None
+    label_names: tuple[str, ...]
+    axis: EnergyAxis
+    attrs: dict[str, str]
+    path: Path
+
+
+def _axis_from_file(f: h5py.File, n_channels: int) -> EnergyAxis:
+    if "axis" in f.attrs:
+        return EnergyAxis(**json.loads(f.attrs["axis"]))
+    if "energy_kev" in f:
+        e = f["energy_kev"][()]
+        if len(e) != n_channels:
+            raise PigmentmapError(
+                f"/energy_kev has {len(e)} values, /spectra {n_channels} channels"
+            )
+        return EnergyAxis(float(e[0]), float(e[1] - e[0]), n_channels)
+    raise PigmentmapError("the file has neither an 'axis' attribute nor /energy_kev")
+
+
+def read_dataset(path: str | Path, *, require_labels: bool = True) -> Dataset:
+    """Read and check a dataset file: HDF5 with /spectra (N x C) and, usually, /labels.
+
+    Examples
+    --------
+    >>> read_dataset("missing.h5")
+    Traceback (most recent call last):
+    ...
+    pigmentmap.core.errors.PigmentmapError: data file 'missing.h5' does not exist
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise PigmentmapError(f"data file '{p}' does not exist")
+    if not h5py.is_hdf5(p):
+        raise PigmentmapError(f"'{p}' is not an HDF5 file")
+    with h5py.File(p, "r") as f:
+        if "spectra" not in f or not isinstance(f["spectra"], h5py.Dataset):
+            raise PigmentmapError(f"'{p}' has no /spectra dataset")
+        spectra = f["spectra"][()].astype(np.float32)
+        if spectra.ndim != 2:
+            raise PigmentmapError(
+                f"'{p}': /spectra must be N x channels, got shape {spectra.shape}"
+            )
+        if spectra.shape[0] == 0:
+            raise PigmentmapError(f"'{p}' holds no spectra")
+        if "done" in f and not bool(np.all(f["done"][()])):
+            raise PigmentmapError(f"'{p}' is incomplete (an interrupted generation)")
+        labels = f["labels"][()].astype(np.uint8) if "labels" in f else None
+        if labels is None and require_labels:
+            raise PigmentmapError(f"'{p}' has no /labels")
+        names: tuple[str, ...] = ()
+        if "label_names" in f:
+            names = tuple(
+                x.decode() if isinstance(x, bytes) else str(x) for x in f["label_names"][()]
+            )
+        if labels is not None and labels.shape != (spectra.shape[0], len(names)):
+            raise PigmentmapError(
+                f"'{p}': /labels shape {labels.shape} does not match spectra and label_names"
+            )
+        axis = _axis_from_file(f, spectra.shape[1])
+        attrs = {k: str(v) for k, v in f.attrs.items()}
+    check_counts(spectra, what=f"'{p}' /spectra")
+    return Dataset(spectra, labels, names, axis, attrs, p)
