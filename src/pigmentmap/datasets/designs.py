@@ -38,13 +38,13 @@ PAPER_BOTTOM_UM = tuple(range(100, 151, 10))  # 6 values
 PAPER_GROUND_UM = 175.0
 
 #: Table 2 of the paper: mass fractions (%) of the mock-ups' top and bottom mixtures.
-MOCKUP_TOPS = {
+MOCKUP_TOPS: dict[str, dict[str, float]] = {
     "Top 1": {"LW": 55, "CM": 10, "PB": 25, "CB": 10},
     "Top 2": {"VM": 30, "CM": 30, "CB": 40},
     "Top 3": {"VM": 39, "CrY": 6, "IO": 39, "VG": 6, "SA": 10},
     "Top 4": {"VM": 100},
 }
-MOCKUP_BOTTOMS = {
+MOCKUP_BOTTOMS: dict[str, dict[str, float]] = {
     "Bottom 1A": {"ZW": 10, "LW": 10, "RL": 10, "VM": 70},
     "Bottom 1B": {"ZW": 10, "LW": 20, "RL": 50, "VM": 20},
     "Bottom 1C": {"ZW": 10, "LW": 50, "RL": 20, "VM": 20},

@@ -15,6 +15,7 @@ file equals an uninterrupted one.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,7 +29,7 @@ from pigmentmap.core.atomic import check_output_path
 from pigmentmap.core.axis import EnergyAxis
 from pigmentmap.core.errors import PigmentmapError
 from pigmentmap.datasets.designs import Design
-from pigmentmap.instruments.instrument import Instrument
+from pigmentmap.instruments.instrument import SI_PAIR_ENERGY_KEV, Instrument
 from pigmentmap.preprocess.preprocessor import check_counts
 from pigmentmap.simulate.noise import poisson_counts
 from pigmentmap.simulate.simulator import Simulator
@@ -40,9 +41,11 @@ def _variant_instrument(base: Instrument, variant: dict[str, float]) -> Instrume
         offset_kev=base.axis.offset_kev + variant.get("offset_kev", 0.0),
         gain_kev=base.axis.gain_kev * variant.get("gain_factor", 1.0),
     )
-    det = replace(
-        base.detector, fwhm_mn_ka_ev=base.detector.fwhm_mn_ka_ev * variant.get("fwhm_factor", 1.0)
+    fwhm = base.detector.fwhm_mn_ka_ev * variant.get("fwhm_factor", 1.0)
+    fano_limit_ev = (
+        math.sqrt(8 * math.log(2) * SI_PAIR_ENERGY_KEV * base.detector.fano * 5.8951) * 1e3
     )
+    det = replace(base.detector, fwhm_mn_ka_ev=max(fwhm, fano_limit_ev + 5.0))
     return replace(base, axis=axis, detector=det)
 
 
@@ -177,12 +180,12 @@ def generate_dataset(
         done = f["done"][()]
         bar = tqdm(
             total=n,
-            initial=int(sum(min(chunk_size, n - c * chunk_size) for c in np.flatnonzero(done))),
+            initial=sum(min(chunk_size, n - int(c) * chunk_size) for c in np.flatnonzero(done)),
             disable=not progress,
             unit="spectra",
             desc=f"dataset {design.name}",
         )
-        for c in np.flatnonzero(~done):
+        for c in map(int, np.flatnonzero(~done)):
             lo, hi = c * chunk_size, min(n, (c + 1) * chunk_size)
             counts = np.zeros((hi - lo, n_ch))
             for v in np.unique(variant[lo:hi]):

@@ -84,7 +84,8 @@ def _gaussian_areas(axis: EnergyAxis, centres: np.ndarray, fwhm: np.ndarray) -> 
     e = axis.energies
     half = np.gradient(e) / 2.0
     lo, hi = e - half, e + half
-    sigma = (fwhm / (2.0 * np.sqrt(2.0 * np.log(2.0))))[:, None]
+    # A floor of 1 eV keeps zero-energy escape rows (weight 0) finite.
+    sigma = (np.maximum(fwhm, 1e-3) / (2.0 * np.sqrt(2.0 * np.log(2.0))))[:, None]
     c = centres[:, None]
     return 0.5 * (
         erf((hi[None, :] - c) / (np.sqrt(2.0) * sigma))

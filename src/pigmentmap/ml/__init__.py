@@ -1,0 +1,1 @@
+"""Models (registry; the paper's CNN), training, finetuning and model files. Needs torch."""

@@ -1,0 +1,152 @@
+"""Model directories: ``weights.safetensors`` + ``card.json``; never pickle.
+
+The card holds everything inference needs (architecture, label names, preprocessing, instrument)
+and how the model was made (data and library hashes, training settings, metrics). Loading checks
+the weights' SHA-256 and every tensor's shape against the card.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from pigmentmap.core.errors import PigmentmapError
+from pigmentmap.ml.registry import create_model
+from pigmentmap.preprocess.preprocessor import Preprocessor
+
+WEIGHTS = "weights.safetensors"
+CARD = "card.json"
+FORMAT = "pigmentmap-model/1"
+
+
+def sha256_file(path: str | Path, *, chunk: int = 1 << 22) -> str:
+    """SHA-256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def shipped_models() -> dict[str, Path]:
+    """Models shipped inside the package, by name.
+
+    Examples
+    --------
+    >>> isinstance(shipped_models(), dict)
+    True
+    """
+    root = resources.files("pigmentmap.ml").joinpath("shipped")
+    out: dict[str, Path] = {}
+    if root.is_dir():
+        for d in root.iterdir():
+            if d.is_dir() and d.joinpath(CARD).is_file():
+                out[d.name] = Path(str(d))
+    return out
+
+
+def resolve_model(name_or_dir: str | Path) -> Path:
+    """A model directory, or the directory of a shipped model of that name."""
+    p = Path(name_or_dir)
+    if p.is_dir():
+        return p
+    shipped = shipped_models()
+    if str(name_or_dir) in shipped:
+        return shipped[str(name_or_dir)]
+    known = ", ".join(sorted(shipped)) or "none"
+    raise PigmentmapError(
+        f"no model directory '{name_or_dir}' and no shipped model of that name (shipped: {known})"
+    )
+
+
+def save_model(
+    model: torch.nn.Module, card: dict[str, Any], out: str | Path, *, overwrite: bool = False
+) -> Path:
+    """Write ``out/`` atomically (a temporary folder renamed into place)."""
+    target = Path(out)
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise PigmentmapError(f"output folder '{parent}' does not exist")
+    if target.exists() and not overwrite:
+        raise PigmentmapError(f"'{target}' exists (use --overwrite to replace it)")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=parent))
+    try:
+        state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+        save_file(state, tmp / WEIGHTS)
+        card = dict(card)
+        card["format"] = FORMAT
+        card["weights"] = {
+            "file": WEIGHTS,
+            "sha256": sha256_file(tmp / WEIGHTS),
+            "shapes": {k: list(v.shape) for k, v in state.items()},
+            "n_parameters": int(sum(p.numel() for p in model.parameters())),
+        }
+        (tmp / CARD).write_text(json.dumps(card, indent=2) + "\n")
+        if target.exists():
+            shutil.rmtree(target)
+        tmp.rename(target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return target
+
+
+def read_card(model_dir: str | Path) -> dict[str, Any]:
+    """The model card of a model directory or shipped model."""
+    d = resolve_model(model_dir)
+    path = d / CARD
+    if not path.is_file():
+        raise PigmentmapError(f"model directory '{d}' has no {CARD}")
+    try:
+        card = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise PigmentmapError(f"'{path}' is not valid JSON ({err.msg})") from None
+    for key in ("format", "architecture", "label_names", "preprocessor", "weights"):
+        if key not in card:
+            raise PigmentmapError(f"'{path}' lacks '{key}'")
+    if card["format"] != FORMAT:
+        raise PigmentmapError(f"'{path}' has format {card['format']!r}, expected {FORMAT!r}")
+    return card
+
+
+def load_model(model_dir: str | Path) -> tuple[torch.nn.Module, dict[str, Any], Preprocessor]:
+    """Load a model: (module in eval mode, card, preprocessor). Never unpickles anything.
+
+    Refuses missing files, weights whose hash differs from the card's (tampered or corrupt) and
+    tensors whose shapes differ from the card or the architecture.
+    """
+    d = resolve_model(model_dir)
+    card = read_card(d)
+    weights = d / card["weights"].get("file", WEIGHTS)
+    if not weights.is_file():
+        raise PigmentmapError(f"model directory '{d}' has no {weights.name}")
+    if sha256_file(weights) != card["weights"].get("sha256"):
+        raise PigmentmapError(
+            f"'{weights}' does not match the SHA-256 in its card (tampered or corrupt)"
+        )
+    pre = Preprocessor.from_dict(card["preprocessor"])
+    model = create_model(
+        card["architecture"], n_inputs=pre.n_channels, n_classes=len(card["label_names"])
+    )
+    try:
+        state = load_file(weights)
+    except Exception as err:  # safetensors raises its own error types
+        raise PigmentmapError(f"cannot read '{weights}': {err}") from None
+    expected = {k: list(v.shape) for k, v in model.state_dict().items()}
+    got = {k: list(v.shape) for k, v in state.items()}
+    if got != expected or got != card["weights"].get("shapes"):
+        bad = sorted(k for k in set(expected) | set(got) if expected.get(k) != got.get(k))
+        raise PigmentmapError(
+            f"weights in '{d}' do not match the card's architecture ({', '.join(bad[:3]) or 'shapes'})"
+        )
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    return model, card, pre

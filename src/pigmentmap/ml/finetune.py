@@ -1,0 +1,102 @@
+"""Transfer learning (paper sections 2.3-2.4): start from a trained model, train the head with the
+convolutional layers frozen, then all layers, Adam lr 5e-4, on a fraction of labelled data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pigmentmap.core.errors import PigmentmapError
+from pigmentmap.datasets.store import Dataset
+from pigmentmap.evaluate.metrics import class_metrics
+from pigmentmap.ml.checkpoint import load_model, save_model, sha256_file
+from pigmentmap.ml.train import fit, predict_proba, set_determinism
+
+
+def aligned_labels(data: Dataset, model_names: list[str]) -> np.ndarray:
+    """The dataset's labels in the model's class order; refuses different label sets."""
+    if data.labels is None:
+        raise PigmentmapError(f"'{data.path}' has no /labels")
+    if sorted(data.label_names) != sorted(model_names):
+        missing = sorted(set(model_names) - set(data.label_names))
+        extra = sorted(set(data.label_names) - set(model_names))
+        raise PigmentmapError(
+            f"label names differ from the model's (missing {missing}, extra {extra})"
+        )
+    order = [data.label_names.index(n) for n in model_names]
+    return data.labels[:, order].astype(np.float32)
+
+
+def freeze_features(model: Any, frozen: bool) -> None:
+    """Freeze (or unfreeze) the convolutional part; frozen BatchNorm keeps its statistics."""
+    for p in model.features.parameters():
+        p.requires_grad = not frozen
+
+
+def finetune(
+    model_dir: str | Path,
+    data: Dataset,
+    *,
+    out: str | Path,
+    fraction: float = 0.2,
+    epochs_head: int = 20,
+    epochs_all: int = 20,
+    patience: int = 5,
+    learning_rate: float = 5e-4,
+    batch_size: int = 64,
+    seed: int = 0,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Finetune on ``fraction`` of ``data`` (10 % of that for early stopping); the rest is the test."""
+    if not 0 < fraction < 1:
+        raise PigmentmapError(f"--fraction must be in (0, 1), got {fraction}")
+    loaded, card, pre = load_model(model_dir)
+    model: Any = loaded
+    y = aligned_labels(data, card["label_names"])
+    x = pre(data.spectra, data.axis)
+    set_determinism(seed)
+    order = np.random.default_rng(seed).permutation(len(x))
+    n_tune = max(2, round(len(x) * fraction))
+    if len(x) - n_tune < 1:
+        raise PigmentmapError("too few spectra to keep a test part")
+    tune, test = order[:n_tune], order[n_tune:]
+    n_val = max(1, len(tune) // 10)
+    val, tr = tune[:n_val], tune[n_val:]
+    if len(tr) < 2:
+        raise PigmentmapError("too few spectra to finetune on")
+    before = class_metrics(y[test], predict_proba(model, x[test]), card["label_names"])
+    phases = []
+    for name, frozen, epochs in (("head", True, epochs_head), ("all", False, epochs_all)):
+        freeze_features(model, frozen)
+        if frozen:
+            model.features.eval()
+        params = [p for p in model.parameters() if p.requires_grad]
+        result = fit(
+            model, x[tr], y[tr], x[val], y[val], epochs=epochs, patience=patience, batch_size=batch_size,
+            learning_rate=learning_rate, seed=seed, label_names=tuple(card["label_names"]),
+            parameters=params, progress=progress, desc=f"finetune {name}",
+        )  # fmt: skip
+        phases.append({"phase": name, **{k: v for k, v in result.items() if k != "history"}})
+    freeze_features(model, False)
+    after = class_metrics(y[test], predict_proba(model, x[test]), card["label_names"])
+    new_card = dict(card)
+    new_card.pop("weights", None)
+    new_card["finetune"] = {
+        "from": str(model_dir),
+        "data": {"file": data.path.name, "sha256": sha256_file(data.path), "n_spectra": len(x)},
+        "fraction": fraction,
+        "n_finetune": len(tr),
+        "n_validation": len(val),
+        "n_test": len(test),
+        "learning_rate": learning_rate,
+        "phases": phases,
+        "test_before": before,
+        "test_after": after,
+        "seed": seed,
+    }
+    save_model(model, new_card, out, overwrite=overwrite)
+    return new_card

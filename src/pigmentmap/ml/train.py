@@ -1,0 +1,258 @@
+"""Training (paper section 2.4): 80/20 train/test split, k-fold cross-validation on the train part,
+Adam, batch 64, early stopping on the validation loss; the best fold is kept.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from pigmentmap import __version__
+from pigmentmap.core.errors import PigmentmapError
+from pigmentmap.datasets.store import Dataset
+from pigmentmap.evaluate.metrics import class_metrics
+from pigmentmap.ml.checkpoint import save_model, sha256_file
+from pigmentmap.ml.registry import create_model
+from pigmentmap.preprocess.preprocessor import Preprocessor
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Hyper-parameters; defaults are the paper's."""
+
+    architecture: str = "paper-cnn"
+    folds: int = 5
+    run_folds: int | None = None
+    epochs: int = 150
+    patience: int = 10
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    test_fraction: float = 0.2
+    seed: int = 0
+
+
+def set_determinism(seed: int) -> None:
+    """Seed torch and use both cores (or all there are)."""
+    torch.manual_seed(seed)
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def predict_proba(model: nn.Module, x: np.ndarray, *, batch_size: int = 64) -> np.ndarray:
+    """Sigmoid probabilities for preprocessed inputs (N, n_inputs), in chunks."""
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(x), batch_size):
+            xb = torch.from_numpy(np.ascontiguousarray(x[start : start + batch_size]))
+            out.append(torch.sigmoid(model(xb)).numpy())
+    return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
+
+
+def _loss(model: nn.Module, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> float:
+    model.eval()
+    fn = nn.BCEWithLogitsLoss(reduction="sum")
+    total = 0.0
+    with torch.no_grad():
+        for s in range(0, len(x), batch_size):
+            total += float(
+                fn(
+                    model(torch.from_numpy(x[s : s + batch_size])),
+                    torch.from_numpy(y[s : s + batch_size]),
+                )
+            )
+    return total / (len(x) * y.shape[1])
+
+
+def fit(
+    model: nn.Module,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    *,
+    epochs: int,
+    patience: int,
+    batch_size: int,
+    learning_rate: float,
+    seed: int,
+    label_names: tuple[str, ...],
+    parameters: Any = None,
+    progress: bool = True,
+    desc: str = "train",
+) -> dict[str, Any]:
+    """Adam + BCE with early stopping on the validation loss; the best weights are restored."""
+    rng = np.random.default_rng(seed)
+    opt = torch.optim.Adam(
+        parameters if parameters is not None else model.parameters(), lr=learning_rate
+    )
+    loss_fn = nn.BCEWithLogitsLoss()
+    best_loss, best_state, best_epoch, stale = float("inf"), None, 0, 0
+    history = []
+    bar = tqdm(range(epochs), disable=not progress, desc=desc, unit="epoch")
+    t0 = time.perf_counter()
+    for epoch in bar:
+        model.train()
+        order = rng.permutation(len(x_train))
+        running = 0.0
+        for s in range(0, len(order), batch_size):
+            idx = order[s : s + batch_size]
+            if len(idx) < 2:  # BatchNorm needs two samples
+                continue
+            opt.zero_grad()
+            loss = loss_fn(model(torch.from_numpy(x_train[idx])), torch.from_numpy(y_train[idx]))
+            loss.backward()
+            opt.step()
+            running += loss.item() * len(idx)
+        val_loss = _loss(model, x_val, y_val)
+        val_f1 = class_metrics(y_val, predict_proba(model, x_val), label_names)["macro_f1"]
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "train_loss": running / len(order),
+                "val_loss": val_loss,
+                "val_macro_f1": val_f1,
+            }
+        )
+        bar.set_postfix(
+            loss=f"{running / len(order):.4f}", val_loss=f"{val_loss:.4f}", val_f1=f"{val_f1:.3f}"
+        )
+        if val_loss < best_loss - 1e-6:
+            best_loss, best_state, best_epoch, stale = (
+                val_loss,
+                copy.deepcopy(model.state_dict()),
+                epoch + 1,
+                0,
+            )
+        else:
+            stale += 1
+            if stale >= patience:
+                break
+    seconds = time.perf_counter() - t0
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return {
+        "epochs_run": len(history),
+        "best_epoch": best_epoch,
+        "val_loss": best_loss,
+        "val_macro_f1": next(h["val_macro_f1"] for h in history if h["epoch"] == best_epoch)
+        if history
+        else 0.0,
+        "seconds": seconds,
+        "seconds_per_epoch": seconds / max(1, len(history)),
+        "history": history,
+    }
+
+
+def split_indices(
+    n: int, *, test_fraction: float, folds: int, seed: int
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """A shuffled test part and ``folds`` equal parts of the rest.
+
+    Examples
+    --------
+    >>> test, parts = split_indices(100, test_fraction=0.2, folds=5, seed=0)
+    >>> len(test), [len(p) for p in parts]
+    (20, [16, 16, 16, 16, 16])
+    """
+    if folds < 2:
+        raise PigmentmapError("k-fold cross-validation needs --folds >= 2")
+    order = np.random.default_rng(seed).permutation(n)
+    n_test = round(n * test_fraction)
+    if n - n_test < folds:
+        raise PigmentmapError(
+            f"{n} spectra are too few for a {test_fraction:.0%} test part and {folds} folds"
+        )
+    return order[:n_test], list(np.array_split(order[n_test:], folds))
+
+
+def train(
+    data: Dataset,
+    *,
+    out: str | Path,
+    settings: TrainSettings = TrainSettings(),
+    preprocessor: Preprocessor | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Train with k-fold cross-validation and save the best fold to ``out``; returns the card."""
+    if data.labels is None:
+        raise PigmentmapError("training needs labels")
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise PigmentmapError(f"'{out}' exists (use --overwrite to replace it)")
+    if not out.parent.is_dir():
+        raise PigmentmapError(f"output folder '{out.parent}' does not exist")
+    set_determinism(settings.seed)
+    pre = preprocessor or Preprocessor.for_axis(data.axis)
+    x = pre(data.spectra, data.axis)
+    y = data.labels.astype(np.float32)
+    test, parts = split_indices(
+        len(x), test_fraction=settings.test_fraction, folds=settings.folds, seed=settings.seed
+    )
+    n_run = settings.run_folds or settings.folds
+    folds_out, best = [], None
+    for k in range(min(n_run, settings.folds)):
+        val = parts[k]
+        tr = np.concatenate([p for j, p in enumerate(parts) if j != k])
+        torch.manual_seed(settings.seed + k)
+        model = create_model(settings.architecture, n_inputs=pre.n_channels, n_classes=y.shape[1])
+        result = fit(
+            model, x[tr], y[tr], x[val], y[val],
+            epochs=settings.epochs, patience=settings.patience, batch_size=settings.batch_size,
+            learning_rate=settings.learning_rate, seed=settings.seed + k, label_names=data.label_names,
+            progress=progress, desc=f"fold {k + 1}/{settings.folds}",
+        )  # fmt: skip
+        metrics = (
+            class_metrics(y[test], predict_proba(model, x[test]), data.label_names)
+            if len(test)
+            else None
+        )
+        fold = {
+            "fold": k + 1,
+            **{kk: v for kk, v in result.items() if kk != "history"},
+            "test": metrics,
+            "history": result["history"],
+        }
+        folds_out.append(fold)
+        if best is None or result["val_loss"] < best[0]["val_loss"]:
+            best = (fold, copy.deepcopy(model))
+    assert best is not None
+    best_fold, best_model = best
+    card = {
+        "architecture": settings.architecture,
+        "label_names": list(data.label_names),
+        "preprocessor": pre.to_dict(),
+        "instrument": data.attrs.get("instrument", ""),
+        "instrument_hash": data.attrs.get("instrument_hash", ""),
+        "library_hash": data.attrs.get("library_hash", ""),
+        "data": {
+            "file": data.path.name,
+            "sha256": sha256_file(data.path),
+            "n_spectra": len(x),
+            "design": data.attrs.get("design", ""),
+            "n_test": len(test),
+        },
+        "training": {
+            **settings.__dict__,
+            "folds_trained": len(folds_out),
+            "best_fold": best_fold["fold"],
+            "seconds_total": sum(f["seconds"] for f in folds_out),
+            "seconds_per_epoch": float(np.mean([f["seconds_per_epoch"] for f in folds_out])),
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "pigmentmap": __version__,
+        },
+        "metrics": {"folds": folds_out, "test_best_fold": best_fold["test"]},
+    }
+    save_model(best_model, card, out, overwrite=overwrite)
+    return card
