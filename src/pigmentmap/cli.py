@@ -170,6 +170,166 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- dataset
+def _cmd_dataset(args: argparse.Namespace) -> int:
+    from pigmentmap.core.atomic import check_output_path
+    from pigmentmap.datasets import PAPER_LABELS, mixtures_design, mockup_design, paper_design
+    from pigmentmap.datasets.background import measured_background
+    from pigmentmap.datasets.store import generate_dataset
+    from pigmentmap.instruments import load_instrument
+
+    out = check_output_path(args.out)
+    if out.suffix.lower() not in (".h5", ".hdf5"):
+        raise PigmentmapError(f"output '{out}': use a .h5 file name")
+    if out.exists() and not args.overwrite:
+        raise PigmentmapError(f"'{out}' exists (use --overwrite to replace it)")
+    lib = _library(args)
+    inst = load_instrument(args.instrument)
+    if args.live_time_s is not None:
+        inst = inst.with_changes(live_time_s=args.live_time_s)
+    if args.design == "paper":
+        design = paper_design(lib, binder_fraction=0.0 if args.pure else args.binder_fraction)
+    elif args.design == "mockup":
+        design = mockup_design(lib, n=args.n or 6604, seed=args.seed)
+    else:
+        pigments = (
+            tuple(p.strip() for p in args.pigments.split(",")) if args.pigments else PAPER_LABELS
+        )
+        design = mixtures_design(lib, n=args.n or 20000, seed=args.seed, pigments=pigments)
+    if args.n and args.design == "paper":
+        raise PigmentmapError(
+            "the paper design has a fixed size (16,224); --n applies to mockup and mixtures"
+        )
+    background = None
+    if args.background:
+        background = measured_background(
+            args.background,
+            axis=inst.axis,
+            live_time_s=args.background_live_time_s or inst.live_time_s,
+        )
+    path = generate_dataset(
+        design,
+        instrument=inst,
+        out=out,
+        seed=args.seed,
+        library_hash=lib.hash,
+        background_cps=background,
+        noise=not args.no_noise,
+        overwrite=args.overwrite,
+    )
+    print(
+        f"wrote {path}: {len(design.stacks)} spectra, {len(design.label_names)} labels ({args.design})"
+    )
+    return 0
+
+
+# ---------------------------------------------------------------------------- models
+def _cmd_train(args: argparse.Namespace) -> int:
+    from pigmentmap.datasets.store import read_dataset
+    from pigmentmap.evaluate.metrics import format_table
+    from pigmentmap.ml.train import TrainSettings, train
+
+    data = read_dataset(args.data)
+    settings = TrainSettings(
+        folds=args.folds,
+        run_folds=args.run_folds,
+        epochs=args.epochs,
+        patience=args.patience,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        seed=args.seed,
+    )
+    card = train(data, out=args.out, settings=settings, overwrite=args.overwrite)
+    t = card["training"]
+    print(
+        format_table(
+            card["metrics"]["test_best_fold"],
+            title=f"held-out test ({card['data']['n_test']} spectra), best fold {t['best_fold']}",
+        )
+    )
+    print(
+        f"wrote {args.out}: {t['folds_trained']} fold(s), {t['seconds_per_epoch']:.1f} s per epoch"
+    )
+    return 0
+
+
+def _cmd_finetune(args: argparse.Namespace) -> int:
+    from pigmentmap.datasets.store import read_dataset
+    from pigmentmap.evaluate.metrics import format_table
+    from pigmentmap.ml.finetune import finetune
+
+    card = finetune(
+        args.model,
+        read_dataset(args.data),
+        out=args.out,
+        fraction=args.fraction,
+        epochs_head=args.epochs_head,
+        epochs_all=args.epochs_all,
+        seed=args.seed,
+        overwrite=args.overwrite,
+    )
+    ft = card["finetune"]
+    print(format_table(ft["test_before"], title=f"before finetuning ({ft['n_test']} test spectra)"))
+    print(format_table(ft["test_after"], title="after finetuning"))
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from pigmentmap.core.atomic import atomic_path, check_output_path
+    from pigmentmap.datasets.store import read_dataset
+    from pigmentmap.evaluate.metrics import class_metrics, format_table
+    from pigmentmap.ml.checkpoint import load_model
+    from pigmentmap.ml.finetune import aligned_labels
+    from pigmentmap.ml.train import predict_proba
+
+    if args.out:
+        check_output_path(args.out)
+    model, card, pre = load_model(args.model)
+    data = read_dataset(args.data)
+    y = aligned_labels(data, card["label_names"])
+    prob = predict_proba(model, pre(data.spectra, data.axis))
+    metrics = class_metrics(y, prob, card["label_names"], threshold=args.threshold)
+    print(format_table(metrics, title=f"{args.model} on {args.data}"))
+    if args.out:
+        with atomic_path(args.out) as tmp:
+            tmp.write_text(json.dumps(metrics, indent=2) + "\n")
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _cmd_model(args: argparse.Namespace) -> int:
+    from pigmentmap.ml.checkpoint import read_card, shipped_models
+
+    if args.action == "list":
+        models = shipped_models()
+        if not models:
+            print("no shipped models")
+        for name in sorted(models):
+            card = read_card(models[name])
+            f1 = (card.get("metrics", {}).get("test_best_fold") or {}).get("macro_f1", float("nan"))
+            print(
+                f"{name:24} {card['architecture']:10} {len(card['label_names'])} labels, test macro F1 {f1:.3f}"
+            )
+        return 0
+    if not args.name:
+        raise PigmentmapError("model show needs a NAME or directory")
+    card = read_card(args.name)
+    t = card.get("training", {})
+    print(
+        f"architecture: {card['architecture']} ({card['weights'].get('n_parameters', '?')} parameters)"
+    )
+    print(f"labels:       {', '.join(card['label_names'])}")
+    print(f"input:        {card['preprocessor']}")
+    print(f"data:         {card.get('data', {})}")
+    print(
+        f"training:     {t.get('folds_trained', '?')} fold(s), {t.get('seconds_per_epoch', float('nan')):.1f} s per epoch, {t.get('seconds_total', float('nan')):.0f} s in all"
+    )
+    return 0
+
+
 # ---------------------------------------------------------------------------- demo
 def _cmd_demo(args: argparse.Namespace) -> int:
     from pigmentmap.demo import run_demo
@@ -243,6 +403,88 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--plot", help="also write a PNG plot")
     sim.add_argument("--library", help="a user library TOML that extends the shipped one")
     sim.set_defaults(func=_cmd_simulate)
+
+    ds = sub.add_parser(
+        "dataset",
+        help="simulate a labelled training set (HDF5)",
+        description="Designs: paper (the paper's 16,224-stack grid), mockup (its Table 2 mixtures), "
+        "mixtures (random paints with random instrument variation). Resumable: run the same command "
+        "again after an interruption.",
+        epilog="Example: pigmentmap dataset --design paper --instrument elio --out paper.h5 --seed 1",
+    )
+    ds.add_argument("--design", required=True, choices=["paper", "mockup", "mixtures"])
+    ds.add_argument("--out", required=True, help="output .h5")
+    ds.add_argument(
+        "--instrument", default="elio", help="profile name or .toml path (default elio)"
+    )
+    ds.add_argument("--n", type=int, help="number of spectra (mockup: 6604, mixtures: 20000)")
+    ds.add_argument("--seed", type=int, default=0, help="seed of the design and the noise")
+    ds.add_argument(
+        "--pigments", help="label set of mixtures, comma-separated (default the paper's 11)"
+    )
+    ds.add_argument("--library", help="a user library TOML that extends the shipped one")
+    ds.add_argument("--live-time-s", type=float, help="dwell time (default: the profile's)")
+    ds.add_argument(
+        "--background", help="measured spectrum (.csv or .h5) whose SNIP background is added"
+    )
+    ds.add_argument("--background-live-time-s", type=float, help="live time of that measurement")
+    ds.add_argument(
+        "--binder-fraction", type=float, default=0.25, help="paper design binder (default 0.25)"
+    )
+    ds.add_argument("--pure", action="store_true", help="paper design with pure pigment layers")
+    ds.add_argument("--no-noise", action="store_true", help="expected counts, no Poisson noise")
+    ds.add_argument("--overwrite", action="store_true")
+    ds.set_defaults(func=_cmd_dataset)
+
+    tr = sub.add_parser(
+        "train",
+        help="train a model with k-fold cross-validation",
+        epilog="Example: pigmentmap train paper.h5 --out model/ --folds 5 --epochs 150",
+    )
+    tr.add_argument("data")
+    tr.add_argument("--out", required=True, help="model directory to create")
+    tr.add_argument("--folds", type=int, default=5)
+    tr.add_argument("--run-folds", type=int, help="train only the first K folds (saves time)")
+    tr.add_argument("--epochs", type=int, default=150)
+    tr.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
+    tr.add_argument("--batch-size", type=int, default=64)
+    tr.add_argument("--lr", type=float, default=1e-3)
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--overwrite", action="store_true")
+    tr.set_defaults(func=_cmd_train)
+
+    ft = sub.add_parser(
+        "finetune",
+        help="finetune a model on labelled (measured) spectra",
+        epilog="Example: pigmentmap finetune model/ mockup.h5 --out model-ft/ --fraction 0.2",
+    )
+    ft.add_argument("model", help="model directory or shipped model name")
+    ft.add_argument("data")
+    ft.add_argument("--out", required=True)
+    ft.add_argument("--fraction", type=float, default=0.2, help="share of DATA to finetune on")
+    ft.add_argument("--epochs-head", type=int, default=20)
+    ft.add_argument("--epochs-all", type=int, default=20)
+    ft.add_argument("--seed", type=int, default=0)
+    ft.add_argument("--overwrite", action="store_true")
+    ft.set_defaults(func=_cmd_finetune)
+
+    ev = sub.add_parser(
+        "evaluate",
+        help="per-pigment accuracy, sensitivity, F1 (the paper's Table 3)",
+        epilog="Example: pigmentmap evaluate model/ test.h5 --out metrics.json",
+    )
+    ev.add_argument("model", help="model directory or shipped model name")
+    ev.add_argument("data")
+    ev.add_argument("--out", help="write the metrics as JSON")
+    ev.add_argument("--threshold", type=float, default=0.5)
+    ev.set_defaults(func=_cmd_evaluate)
+
+    mo = sub.add_parser(
+        "model", help="list or show models", epilog="Example: pigmentmap model list"
+    )
+    mo.add_argument("action", choices=["list", "show"])
+    mo.add_argument("name", nargs="?")
+    mo.set_defaults(func=_cmd_model)
 
     demo = sub.add_parser("demo", help="run the pipeline on built-in examples")
     demo.add_argument("--out", default="demo-output", help="output folder (default demo-output)")

@@ -215,7 +215,7 @@ def mixtures_design(
 ) -> Design:
     """Random paint: 1-2 layers of 1-4 pigments at random fractions over a random ground.
 
-    Mass fractions are Dirichlet draws floored at ``min_fraction`` (0.5 %); top 5-150 um, second
+    Mass fractions are ``min_fraction`` (0.5 %) plus a Dirichlet share of the rest; top 5-150 um, second
     layer 20-150 um (log-uniform), ground 100-300 um; binder 10-40 % by mass; 5 % of stacks are
     bare ground. Instrument variation per spectrum: one of ``n_variants`` calibrations (offset
     +-20 eV, gain +-0.3 %) and resolutions (+-15 %), a live time of 0.2-5 times the instrument's
@@ -249,9 +249,9 @@ def mixtures_design(
         for k in range(n_layers):
             k_pig = int(rng.integers(1, min(4, len(names)) + 1))
             chosen = rng.choice(len(names), size=k_pig, replace=False)
-            frac = rng.dirichlet(np.full(k_pig, float(rng.choice([0.3, 1.0, 3.0]))))
-            frac = np.maximum(frac, min_fraction)
-            frac = frac / frac.sum()
+            # Every fraction >= min_fraction, summing to 1: the floor plus a Dirichlet share.
+            share = rng.dirichlet(np.full(k_pig, float(rng.choice([0.3, 1.0, 3.0]))))
+            frac = min_fraction + (1.0 - k_pig * min_fraction) * share
             lo, hi = (5.0, 150.0) if k == 0 else (20.0, 150.0)
             thick = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
             comps = tuple((library[names[c]], float(f)) for c, f in zip(chosen, frac, strict=True))
