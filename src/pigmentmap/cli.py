@@ -330,12 +330,57 @@ def _cmd_model(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- info
+def _shape(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise PigmentmapError(f"--shape wants HxW, e.g. 20x30, got '{text}'") from None
+    return h, w
+
+
+def _open(args: argparse.Namespace):
+    from pigmentmap.io.open import open_cube, parse_calibration
+
+    return open_cube(
+        args.file,
+        dataset=args.dataset,
+        channel_axis=args.channel_axis,
+        calibration=parse_calibration(args.calibration) if args.calibration else None,
+        shape=_shape(args.shape),
+        order=args.order,
+    )
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from pigmentmap.io.open import describe
+
+    print(describe(_open(args)))
+    return 0
+
+
 # ---------------------------------------------------------------------------- demo
 def _cmd_demo(args: argparse.Namespace) -> int:
     from pigmentmap.demo import run_demo
 
     run_demo(Path(args.out))
     return 0
+
+
+def _add_reader_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "file",
+        help="HDF5/NeXus, .bcf, .spx, .raw/.rpl, .npy/.npz, .edf, .spe, .mca (or a folder of them), .msa, .csv",
+    )
+    p.add_argument("--dataset", help="HDF5: the dataset path")
+    p.add_argument("--channel-axis", type=int, help="HDF5: the axis holding the channels")
+    p.add_argument("--calibration", help="OFFSET,GAIN in keV: overrides the file's calibration")
+    p.add_argument("--shape", help="folder of .mca files: HxW")
+    p.add_argument(
+        "--order", default="row", choices=["row", "column"], help="folder of .mca files: file order"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -485,6 +530,14 @@ def build_parser() -> argparse.ArgumentParser:
     mo.add_argument("action", choices=["list", "show"])
     mo.add_argument("name", nargs="?")
     mo.set_defaults(func=_cmd_model)
+
+    info = sub.add_parser(
+        "info",
+        help="shape, dtype, calibration, live time and reader of a scan or spectrum file",
+        epilog="Example: pigmentmap info scan.bcf | pigmentmap info spectra/ --shape 20x30",
+    )
+    _add_reader_options(info)
+    info.set_defaults(func=_cmd_info)
 
     demo = sub.add_parser("demo", help="run the pipeline on built-in examples")
     demo.add_argument("--out", default="demo-output", help="output folder (default demo-output)")

@@ -1,0 +1,200 @@
+"""Single spectra in text formats: IAEA .spe, PyMca/SPEC, Amptek and GSECARS .mca, EMSA .msa,
+and CSV (``energy_kev,counts`` or one column of counts)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from pigmentmap.core.errors import PigmentmapError
+from pigmentmap.io._common import RawCube, as_cube, axis_from, numbers
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError as err:
+        raise PigmentmapError(f"cannot read '{path}': {err.strerror}") from None
+
+
+def read_spe(path: Path) -> RawCube:
+    """IAEA/QXAS .spe: ``$DATA:`` first last, then counts; ``$MCA_CAL:`` and ``$MEAS_TIM:``."""
+    sections: dict[str, list[str]] = {}
+    key = None
+    for line in _text(path).splitlines():
+        if line.startswith("$"):
+            key = line.strip().rstrip(":").lstrip("$").upper()
+            sections[key] = []
+        elif key is not None:
+            sections[key].append(line)
+    if "DATA" not in sections or not sections["DATA"]:
+        raise PigmentmapError(f"'{path}' is not an IAEA .spe file (no $DATA: section)")
+    first_last = numbers(sections["DATA"][0])
+    values = np.array(numbers(" ".join(sections["DATA"][1:])))
+    if len(first_last) >= 2:
+        n = int(first_last[1] - first_last[0] + 1)
+        if len(values) < n:
+            raise PigmentmapError(f"'{path}': $DATA promises {n} channels, holds {len(values)}")
+        values = values[:n]
+    axis = None
+    if "MCA_CAL" in sections and len(sections["MCA_CAL"]) >= 2:
+        coeffs = numbers(sections["MCA_CAL"][1])
+        if len(coeffs) >= 2:
+            axis = axis_from(
+                coeffs[0], coeffs[1], len(values), coeffs[2] if len(coeffs) > 2 else 0.0
+            )
+    live = None
+    if sections.get("MEAS_TIM"):
+        t = numbers(sections["MEAS_TIM"][0])
+        live = t[0] if t else None
+    return RawCube(as_cube(values), axis, "IAEA .spe", live)
+
+
+def _read_amptek(text: str, path: Path) -> RawCube:
+    start, end = text.find("<<DATA>>"), text.find("<<END>>")
+    if start < 0:
+        raise PigmentmapError(f"'{path}': Amptek .mca without <<DATA>>")
+    values = np.array(numbers(text[start + 8 : end if end > 0 else None]))
+    live = None
+    for line in text[:start].splitlines():
+        if line.startswith("LIVE_TIME"):
+            live = (numbers(line.split("-", 1)[-1]) or [None])[0]
+    axis = None
+    cal = text.find("<<CALIBRATION>>")
+    if cal >= 0:
+        pairs = [numbers(line) for line in text[cal:start].splitlines()[2:]]
+        pairs = [p for p in pairs if len(p) == 2]
+        if len(pairs) >= 2:
+            ch, e = np.array(pairs).T
+            gain, offset = np.polyfit(ch, e, 1)
+            axis = axis_from(offset, gain, len(values))
+    return RawCube(as_cube(values), axis, "Amptek .mca", live)
+
+
+def _read_gsecars(text: str, path: Path) -> RawCube:
+    header, _, data = text.partition("DATA:")
+    fields = {}
+    for line in header.splitlines():
+        k, sep, v = line.partition(":")
+        if sep:
+            fields[k.strip().upper()] = v
+    table = np.array([numbers(line) for line in data.splitlines() if numbers(line)])
+    if table.size == 0:
+        raise PigmentmapError(f"'{path}': GSECARS .mca without data")
+    counts = table.sum(axis=1)  # the detector elements summed
+    offsets, slopes = numbers(fields.get("CAL_OFFSET", "")), numbers(fields.get("CAL_SLOPE", ""))
+    axis = (
+        axis_from(float(np.mean(offsets)), float(np.mean(slopes)), len(counts))
+        if offsets and slopes
+        else None
+    )
+    lives = numbers(fields.get("LIVE_TIME", ""))
+    return RawCube(
+        as_cube(counts),
+        axis,
+        "GSECARS .mca",
+        float(np.mean(lives)) if lives else None,
+        {"elements": table.shape[1]},
+    )
+
+
+def _read_spec_mca(text: str, path: Path) -> RawCube:
+    values: list[float] = []
+    calib = None
+    live = None
+    in_data = False
+    for line in text.splitlines():
+        s = line.strip()
+        if s.startswith("#@CALIB"):
+            calib = numbers(s[7:])
+        elif s.startswith("#@CTIME"):
+            t = numbers(s[7:])
+            live = t[1] if len(t) > 1 else None
+        elif s.startswith("@A"):
+            in_data = True
+            values.extend(numbers(s[2:].rstrip("\\")))
+        elif in_data and s and not s.startswith("#"):
+            values.extend(numbers(s.rstrip("\\")))
+            in_data = s.endswith("\\")
+        elif not s.startswith("#") and s and not in_data and not values:
+            continue
+    if not values:  # the simplest form: one column of numbers, '#' comments
+        values = [
+            v
+            for line in text.splitlines()
+            if line.strip() and not line.lstrip().startswith("#")
+            for v in numbers(line)[-1:]
+        ]
+    if not values:
+        raise PigmentmapError(f"'{path}': no spectrum found")
+    arr = np.array(values)
+    axis = (
+        axis_from(calib[0], calib[1], len(arr), calib[2] if len(calib) > 2 else 0.0)
+        if calib and calib[1] != 0
+        else None
+    )
+    return RawCube(as_cube(arr), axis, "PyMca/SPEC .mca", live)
+
+
+def read_mca(path: Path) -> RawCube:
+    """Any of the .mca text dialects: Amptek, GSECARS (multi-element), PyMca/SPEC, plain column."""
+    text = _text(path)
+    if "<<PMCA SPECTRUM>>" in text or "<<DATA>>" in text:
+        return _read_amptek(text, path)
+    if "CAL_SLOPE" in text and "DATA:" in text:
+        return _read_gsecars(text, path)
+    return _read_spec_mca(text, path)
+
+
+def read_msa(path: Path) -> RawCube:
+    """EMSA/MAS .msa: ``#KEY : value`` header, then ``x, y`` pairs (or y alone), ``#ENDOFDATA``."""
+    text = _text(path)
+    fields: dict[str, str] = {}
+    rows: list[list[float]] = []
+    in_data = False
+    for line in text.splitlines():
+        s = line.strip()
+        if s.startswith("#"):
+            key, _, value = s[1:].partition(":")
+            key = key.strip().upper()
+            if key == "SPECTRUM":
+                in_data = True
+            elif key == "ENDOFDATA":
+                break
+            else:
+                fields[key] = value.strip()
+        elif in_data and s:
+            rows.append(numbers(s))
+    if not rows:
+        raise PigmentmapError(f"'{path}' is not an EMSA .msa file (no #SPECTRUM data)")
+    flat = [r[-1] for r in rows] if all(len(r) == 2 for r in rows) else [v for r in rows for v in r]
+    counts = np.array(flat)
+    scale = 1.0 if fields.get("XUNITS", "keV").strip().lower() == "kev" else 1e-3
+    axis = None
+    if "XPERCHAN" in fields and "OFFSET" in fields:
+        axis = axis_from(
+            float(fields["OFFSET"]) * scale, float(fields["XPERCHAN"]) * scale, len(counts)
+        )
+    live = (
+        float(fields["LIVETIME"]) if "LIVETIME" in fields and numbers(fields["LIVETIME"]) else None
+    )
+    return RawCube(as_cube(counts), axis, "EMSA .msa", live)
+
+
+def read_csv(path: Path) -> RawCube:
+    """CSV: ``energy_kev,counts`` (a header line allowed) or a single column of counts."""
+    lines = [line for line in _text(path).splitlines() if line.strip()]
+    rows = [numbers(line) for line in lines]
+    rows = [r for r in rows if r]
+    if not rows:
+        raise PigmentmapError(f"'{path}': no numbers found")
+    width = len(rows[0])
+    if any(len(r) != width for r in rows):
+        raise PigmentmapError(f"'{path}': rows have different numbers of columns")
+    table = np.array(rows)
+    if width == 1:
+        return RawCube(as_cube(table[:, 0]), None, "CSV")
+    e = table[:, 0]
+    gain = float(np.median(np.diff(e)))
+    return RawCube(as_cube(table[:, 1]), axis_from(float(e[0]), gain, len(e)), "CSV")
