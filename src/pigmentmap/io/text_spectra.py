@@ -56,10 +56,11 @@ def _read_amptek(text: str, path: Path) -> RawCube:
     if start < 0:
         raise PigmentmapError(f"'{path}': Amptek .mca without <<DATA>>")
     values = np.array(numbers(text[start + 8 : end if end > 0 else None]))
-    live = None
+    live: float | None = None
     for line in text[:start].splitlines():
         if line.startswith("LIVE_TIME"):
-            live = (numbers(line.split("-", 1)[-1]) or [None])[0]
+            found = numbers(line.split("-", 1)[-1])
+            live = found[0] if found else None
     axis = None
     cal = text.find("<<CALIBRATION>>")
     if cal >= 0:
