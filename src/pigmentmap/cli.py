@@ -278,6 +278,8 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
+    import numpy as np
+
     from pigmentmap.core.atomic import atomic_path, check_output_path
     from pigmentmap.datasets.store import read_dataset
     from pigmentmap.evaluate.metrics import class_metrics, format_table
@@ -287,11 +289,31 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     if args.out:
         check_output_path(args.out)
+    from pigmentmap.mapping.run import read_truth
+
     model, card, pre = load_model(args.model)
-    data = read_dataset(args.data)
-    y = aligned_labels(data, card["label_names"])
-    prob = predict_proba(model, pre(data.spectra, data.axis))
-    metrics = class_metrics(y, prob, card["label_names"], threshold=args.threshold)
+    truth = read_truth(args.data)
+    if truth is not None:  # a scan with ground-truth maps: per-pixel metrics
+        from pigmentmap.io.open import open_cube
+        from pigmentmap.mapping.pigments import pigment_maps
+
+        cube = open_cube(args.data)
+        maps = pigment_maps(cube, args.model)
+        names = [n for n in card["label_names"] if n in truth["names"]]
+        if not names:
+            raise PigmentmapError("the scan's truth maps share no label with the model")
+        prob = np.stack([maps.prob[..., maps.names.index(n)] for n in names], -1).reshape(
+            -1, len(names)
+        )
+        y = np.stack(
+            [truth["pigment_maps"][..., truth["names"].index(n)] for n in names], -1
+        ).reshape(-1, len(names))
+        metrics = class_metrics(y, prob, names, threshold=args.threshold)
+    else:
+        data = read_dataset(args.data)
+        y = aligned_labels(data, card["label_names"])
+        prob = predict_proba(model, pre(data.spectra, data.axis))
+        metrics = class_metrics(y, prob, card["label_names"], threshold=args.threshold)
     print(format_table(metrics, title=f"{args.model} on {args.data}"))
     if args.out:
         with atomic_path(args.out) as tmp:
@@ -358,6 +380,81 @@ def _cmd_info(args: argparse.Namespace) -> int:
     from pigmentmap.io.open import describe
 
     print(describe(_open(args)))
+    return 0
+
+
+# ---------------------------------------------------------------------------- maps
+DEFAULT_MODEL = "elio-mixtures"
+
+
+def _elements_option(text: str | None) -> tuple[str, ...]:
+    from pigmentmap.mapping.elements import DEFAULT_ELEMENTS
+
+    return tuple(e.strip() for e in text.split(",")) if text else DEFAULT_ELEMENTS
+
+
+def _cmd_map(args: argparse.Namespace) -> int:
+    from pigmentmap.instruments import load_instrument
+    from pigmentmap.mapping.run import check_results_folder, run_map
+
+    check_results_folder(Path(args.out), overwrite=args.overwrite)
+    if args.binning < 1:
+        raise PigmentmapError("--binning must be >= 1")
+    instrument = load_instrument(args.instrument)
+    cube = _open(args)
+    path = run_map(
+        args.file, cube, model=args.model or DEFAULT_MODEL, out=args.out, instrument=instrument,
+        binning=args.binning, elements=_elements_option(args.elements), overwrite=args.overwrite,
+    )  # fmt: skip
+    print(f"wrote {path / 'maps.h5'} and PNGs; next: pigmentmap report {path}")
+    return 0
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    import h5py
+    import numpy as np
+
+    from pigmentmap.core.atomic import atomic_path, check_output_path
+    from pigmentmap.instruments import load_instrument
+    from pigmentmap.mapping.elements import fit_elements
+
+    out = check_output_path(args.out)
+    instrument = load_instrument(args.instrument)
+    cube = _open(args)
+    maps = fit_elements(
+        cube.counts, cube.axis, instrument, elements=_elements_option(args.elements), progress=True
+    )
+    with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
+        f["element_maps"] = maps.values.astype(np.float32)
+        f["element_names"] = np.array(maps.names, dtype=h5py.string_dtype())
+        f.attrs["units"] = maps.units
+        f.attrs["source"] = str(args.file)
+    totals = ", ".join(f"{n} {maps.values[..., k].sum():.3g}" for k, n in enumerate(maps.names))
+    print(f"wrote {out}: {len(maps.names)} element maps ({totals})")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from pigmentmap.report.html import write_report
+
+    path = write_report(args.results, out=args.out)
+    print(f"wrote {path}")
+    return 0
+
+
+def _cmd_phantom(args: argparse.Namespace) -> int:
+    from pigmentmap.core.atomic import check_output_path
+    from pigmentmap.instruments import load_instrument
+    from pigmentmap.mapping.phantom import make_phantom
+
+    out = check_output_path(args.out)
+    if out.exists() and not args.overwrite:
+        raise PigmentmapError(f"'{out}' exists (use --overwrite to replace it)")
+    inst = load_instrument(args.instrument)
+    if args.live_time_s is not None:
+        inst = inst.with_changes(live_time_s=args.live_time_s)
+    make_phantom(out, library=_library(args), instrument=inst, seed=args.seed)
+    print(f"wrote {out}: mock-up phantom ({inst.live_time_s:g} s per pixel)")
     return 0
 
 
@@ -538,6 +635,62 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_reader_options(info)
     info.set_defaults(func=_cmd_info)
+
+    mp = sub.add_parser(
+        "map",
+        help="pigment maps and element maps of a scan",
+        epilog="Example: pigmentmap map scan.h5 --out results/ [--model elio-mixtures] [--binning 2]",
+    )
+    _add_reader_options(mp)
+    mp.add_argument("--out", required=True, help="results folder")
+    mp.add_argument(
+        "--model", help=f"model directory or shipped model (default {DEFAULT_MODEL}, for elio)"
+    )
+    mp.add_argument(
+        "--instrument", default="elio", help="profile for the element fit (default elio)"
+    )
+    mp.add_argument(
+        "--binning", type=int, default=1, help="sum NxN pixels first (noisy fast scans)"
+    )
+    mp.add_argument("--elements", help="elements to fit, comma-separated (default: the library's)")
+    mp.add_argument("--overwrite", action="store_true", help="replace existing results")
+    mp.set_defaults(func=_cmd_map)
+
+    fi = sub.add_parser(
+        "fit",
+        help="elemental maps: SNIP + non-negative linear fit of every pixel",
+        epilog="Example: pigmentmap fit scan.h5 --instrument elio --out elements.h5",
+    )
+    _add_reader_options(fi)
+    fi.add_argument("--instrument", required=True)
+    fi.add_argument("--out", required=True, help="output .h5")
+    fi.add_argument("--elements", help="elements to fit, comma-separated")
+    fi.set_defaults(func=_cmd_fit)
+
+    rp = sub.add_parser(
+        "report",
+        help="HTML report of a results folder",
+        epilog="Example: pigmentmap report results/",
+    )
+    rp.add_argument("results")
+    rp.add_argument("--out", help="HTML file (default results/report.html)")
+    rp.set_defaults(func=_cmd_report)
+
+    ph = sub.add_parser(
+        "phantom",
+        help="a simulated mock-up scan (crossed strips of the paper's Table 2) with truth maps",
+        epilog="Example: pigmentmap phantom --design mockup --instrument elio --out scan.h5 --seed 1",
+    )
+    ph.add_argument("--design", default="mockup", choices=["mockup"])
+    ph.add_argument("--instrument", default="elio")
+    ph.add_argument("--out", required=True)
+    ph.add_argument("--seed", type=int, default=0)
+    ph.add_argument(
+        "--live-time-s", type=float, help="dwell time per pixel (default: the profile's)"
+    )
+    ph.add_argument("--library", help="a user library TOML")
+    ph.add_argument("--overwrite", action="store_true")
+    ph.set_defaults(func=_cmd_phantom)
 
     demo = sub.add_parser("demo", help="run the pipeline on built-in examples")
     demo.add_argument("--out", default="demo-output", help="output folder (default demo-output)")
