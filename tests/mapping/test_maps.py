@@ -1,0 +1,155 @@
+"""Pigment maps, the phantom, the map command and the report."""
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from pigmentmap.cli import main
+from pigmentmap.core import Cube, EnergyAxis, PigmentmapError
+from pigmentmap.datasets.store import read_dataset
+from pigmentmap.mapping.phantom import PHANTOM_BOTTOMS, PHANTOM_TOPS, make_phantom
+from pigmentmap.mapping.pigments import bin_cube, pigment_maps
+from pigmentmap.ml.train import TrainSettings, train
+
+from ..ml.conftest import AXIS, write_synthetic
+
+
+@pytest.fixture(scope="module")
+def synthetic_model(tmp_path_factory):
+    d = tmp_path_factory.mktemp("model")
+    data = write_synthetic(d / "syn.h5", n=300)
+    train(
+        read_dataset(data),
+        out=d / "m",
+        settings=TrainSettings(folds=2, run_folds=1, epochs=2, patience=2),
+        progress=False,
+    )
+    return d / "m"
+
+
+def _cube(h=4, w=5, seed=1):
+    data = read_dataset(write_synthetic_tmp(seed, h * w))
+    return Cube(data.spectra.reshape(h, w, -1), data.axis), data.labels.reshape(h, w, -1)
+
+
+def write_synthetic_tmp(seed, n):
+    import tempfile
+    from pathlib import Path
+
+    return write_synthetic(Path(tempfile.mkdtemp()) / "c.h5", n=n, seed=seed)
+
+
+def test_maps_do_not_depend_on_chunking(synthetic_model):
+    cube, _ = _cube()
+    a = pigment_maps(cube, str(synthetic_model), rows_per_chunk=1)
+    b = pigment_maps(cube, str(synthetic_model), rows_per_chunk=100)
+    np.testing.assert_allclose(a.prob, b.prob, atol=1e-6)
+    assert a.prob.shape == (4, 5, 3) and a.names == ("red", "green", "blue")
+
+
+def test_each_pixel_gets_the_models_prediction_for_its_spectrum(synthetic_model):
+    from pigmentmap.ml.checkpoint import load_model
+    from pigmentmap.ml.train import predict_proba
+
+    cube, _ = _cube(3, 7, seed=3)
+    maps = pigment_maps(cube, str(synthetic_model), rows_per_chunk=2)
+    model, _, pre = load_model(synthetic_model)
+    flat = predict_proba(model, pre(cube.counts.reshape(-1, cube.counts.shape[-1]), cube.axis))
+    np.testing.assert_allclose(maps.prob.reshape(-1, 3), flat, atol=1e-6)
+    binned = pigment_maps(cube, str(synthetic_model), binning=2)
+    assert binned.prob.shape == (1, 3, 3)
+
+
+def test_binning_sums_blocks():
+    c = np.arange(4 * 4 * 2, dtype=float).reshape(4, 4, 2)
+    b = bin_cube(c, 2)
+    assert b.shape == (2, 2, 2) and b[0, 0, 0] == c[:2, :2, 0].sum()
+    with pytest.raises(PigmentmapError):
+        bin_cube(c, 5)
+
+
+def test_bad_cubes_refused(synthetic_model):
+    axis = EnergyAxis(**AXIS)
+    with pytest.raises(PigmentmapError, match="single spectrum"):
+        pigment_maps(Cube(np.ones((1, 1, 400)), axis), str(synthetic_model))
+    short = EnergyAxis(0.0, 0.05, 200)  # ends at 10 keV, the model needs 19.95
+    with pytest.raises(PigmentmapError, match="cannot resample"):
+        pigment_maps(Cube(np.ones((2, 2, 200)), short), str(synthetic_model))
+    bad = np.ones((2, 2, 400))
+    bad[1, 1, 3] = -1
+    with pytest.raises(PigmentmapError, match="negative"):
+        pigment_maps(Cube(bad, axis), str(synthetic_model))
+
+
+def test_phantom_truth_follows_table2(tmp_path, library, elio):
+    p = make_phantom(
+        tmp_path / "ph.h5", library=library, instrument=elio.with_changes(live_time_s=0.2), seed=1
+    )
+    with h5py.File(p) as f:
+        counts = f["counts"][()]
+        truth = f["truth/pigment_maps"][()]
+        names = [n.decode() for n in f["truth/names"][()]]
+        top = f["truth/top_strip"][()]
+        bottom = f["truth/bottom_strip"][()]
+        rgb = f["truth/rgb"][()]
+    assert counts.shape == (30, 44, 4096) and truth.shape == (30, 44, 11)
+    vm, cb, eg = names.index("vermilion"), names.index("cobalt_blue"), names.index("emerald_green")
+    blank = (top < 0) & (bottom < 0)
+    assert truth[blank].sum() == 0 and blank.any()
+    assert (truth[bottom >= 0, vm] == 1).all()  # every bottom strip holds vermilion
+    assert (truth[top == PHANTOM_TOPS.index("Top 1"), cb] == 1).all()
+    assert (truth[(top == PHANTOM_TOPS.index("Top 3")), eg] == 1).all()  # verdigris + arsenite
+    assert PHANTOM_BOTTOMS[1] == "Bottom 2B"
+    assert rgb[blank].mean(axis=0) == pytest.approx([242, 240, 230])  # bare chalk
+
+
+def test_map_command_report_and_bad_inputs(tmp_path, capsys, synthetic_model):
+    cube, labels = _cube(3, 4, seed=5)
+    scan = tmp_path / "scan.h5"
+    with h5py.File(scan, "w") as f:
+        f["counts"] = cube.counts
+        f.attrs["axis"] = json.dumps(AXIS)
+        f["truth/pigment_maps"] = labels
+        f["truth/names"] = np.array(["red", "green", "blue"], dtype=h5py.string_dtype())
+    before = scan.read_bytes()
+    out = tmp_path / "results"
+    argv = [
+        "map",
+        str(scan),
+        "--out",
+        str(out),
+        "--model",
+        str(synthetic_model),
+        "--elements",
+        "Fe,Zn",
+    ]
+    assert main(argv) == 0
+    with h5py.File(out / "maps.h5") as f:
+        assert f["pigment_maps"].shape == (3, 4, 3) and f["element_maps"].shape[:2] == (3, 4)
+        assert len(f.attrs["source_sha256"]) == 64
+    assert (out / "pigment_red.png").exists()
+    capsys.readouterr()
+    assert main(argv) == 2 and "already holds results" in capsys.readouterr().err
+    assert main([*argv, "--overwrite"]) == 0
+    assert main(["report", str(out)]) == 0
+    html = (out / "report.html").read_text()
+    assert (
+        html.count("<img") == 3 and "Per-pixel metrics" in html and "data:image/png;base64," in html
+    )
+    assert main(["evaluate", str(synthetic_model), str(scan)]) == 0
+    assert "macro F1" in capsys.readouterr().out
+    assert scan.read_bytes() == before  # the input is untouched
+    one = tmp_path / "one.h5"
+    with h5py.File(one, "w") as f:
+        f["counts"] = np.ones((1, 1, 400))
+        f.attrs["axis"] = json.dumps(AXIS)
+    capsys.readouterr()
+    assert (
+        main(["map", str(one), "--out", str(tmp_path / "r2"), "--model", str(synthetic_model)]) == 2
+    )
+    err = capsys.readouterr().err
+    assert "single spectrum" in err and err.count("\n") == 1
+    assert not (tmp_path / "r2").exists()
+    assert main(["report", str(tmp_path / "nothing")]) == 2
