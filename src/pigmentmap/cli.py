@@ -364,9 +364,13 @@ def _shape(text: str | None) -> tuple[int, int] | None:
 
 
 def _open(args: argparse.Namespace):
-    from pigmentmap.io.open import open_cube, parse_calibration
+    import warnings
+    from dataclasses import replace
 
-    return open_cube(
+    from pigmentmap.io.open import open_cube, parse_calibration
+    from pigmentmap.mapping.recalibrate import recalibrate
+
+    cube = open_cube(
         args.file,
         dataset=args.dataset,
         channel_axis=args.channel_axis,
@@ -374,6 +378,22 @@ def _open(args: argparse.Namespace):
         shape=_shape(args.shape),
         order=args.order,
     )
+    if not getattr(args, "recalibrate", False):
+        return cube
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        found = recalibrate(cube)
+    for w in caught:
+        print(f"pigmentmap: warning: {w.message}", file=sys.stderr)
+    if found.matched:
+        shifts = ", ".join(f"{s:+.0f} eV at {e:g} keV" for e, s in found.shift_ev_at.items())
+        print(
+            f"recalibrated from {', '.join(found.matched)}: E = {found.axis.offset_kev:.5f} + "
+            f"{found.axis.gain_kev:.6f} * ch keV (shift {shifts})",
+            file=sys.stderr,
+        )
+        cube = replace(cube, axis=found.axis, meta={**cube.meta, "calibration": "recalibrated"})
+    return cube
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -474,6 +494,9 @@ def _add_reader_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", help="HDF5: the dataset path")
     p.add_argument("--channel-axis", type=int, help="HDF5: the axis holding the channels")
     p.add_argument("--calibration", help="OFFSET,GAIN in keV: overrides the file's calibration")
+    p.add_argument(
+        "--recalibrate", action="store_true", help="refine the calibration from strong known peaks"
+    )
     p.add_argument("--shape", help="folder of .mca files: HxW")
     p.add_argument(
         "--order", default="row", choices=["row", "column"], help="folder of .mca files: file order"
