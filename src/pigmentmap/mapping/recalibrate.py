@@ -38,8 +38,8 @@ def peak_energy(element: str, line: str) -> float:
 
     Examples
     --------
-    >>> round(peak_energy("Fe", "KL3"), 3)
-    6.4
+    >>> round(peak_energy("Fe", "KL3"), 4)
+    6.3995
     """
     lines = catalogue_for(element)
     main = next(ln for ln in lines if ln.transition == line)
