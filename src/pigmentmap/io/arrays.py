@@ -1,6 +1,7 @@
 """Binary arrays: ``.npy`` / ``.npz`` and ``.raw`` + ``.rpl`` (Lispix/Bruker ESPRIT export).
 
-``.raw`` cubes are memory-mapped, never read whole.
+``.raw`` cubes are never read whole: row by row on demand (vector order) or memory-mapped
+(image order).
 """
 
 from __future__ import annotations
@@ -67,6 +68,46 @@ def parse_rpl(path: Path) -> dict[str, str]:
     return out
 
 
+class RawRows:
+    """A (height, width, depth) ``.raw`` cube read row by row on demand.
+
+    Unlike a memory map, pages read once do not stay resident, so peak memory is set by the
+    rows asked for at a time, whatever the file size. Indexing with a row, a slice of rows or
+    ``np.asarray`` (the whole cube) reads from the file.
+    """
+
+    def __init__(
+        self, path: Path, dtype: np.dtype, shape: tuple[int, int, int], offset: int
+    ) -> None:
+        self.path, self.dtype, self.shape, self.offset = path, dtype, shape, offset
+        self.ndim = 3
+
+    def _read(self, r0: int, r1: int) -> np.ndarray:
+        _, w, d = self.shape
+        n = max(0, r1 - r0) * w * d
+        with open(self.path, "rb") as f:
+            f.seek(self.offset + r0 * w * d * self.dtype.itemsize)
+            data = np.fromfile(f, dtype=self.dtype, count=n)
+        return data.reshape(max(0, r1 - r0), w, d)
+
+    def __getitem__(self, key: object) -> np.ndarray:
+        rows = key[0] if isinstance(key, tuple) else key
+        rest = key[1:] if isinstance(key, tuple) else ()
+        if isinstance(rows, int | np.integer):
+            r = int(rows) + (self.shape[0] if rows < 0 else 0)
+            block = self._read(r, r + 1)[0]
+        elif isinstance(rows, slice):
+            r0, r1, step = rows.indices(self.shape[0])
+            block = self._read(r0, r1)[::step]
+        else:
+            raise TypeError("RawRows takes a row index or a slice of rows")
+        return block[rest] if rest else block
+
+    def __array__(self, dtype: np.dtype | None = None, copy: bool | None = None) -> np.ndarray:
+        a = self._read(0, self.shape[0])
+        return a.astype(dtype) if dtype is not None else a
+
+
 def read_raw_rpl(path: Path) -> RawCube:
     """``.raw`` + ``.rpl`` (give either): memory-mapped (height, width, depth)."""
     rpl, raw = path.with_suffix(".rpl"), path.with_suffix(".raw")
@@ -95,11 +136,12 @@ def read_raw_rpl(path: Path) -> RawCube:
             f"'{raw.name}' has {have} bytes, its .rpl says {need} ({width} x {height} x {depth} x {length})"
         )
     record = h.get("record-by", "vector").lower()
+    counts: np.ndarray | RawRows
     if record == "image":
         mm = np.memmap(raw, dtype=dtype, mode="r", offset=offset, shape=(depth, height, width))
         counts = mm.transpose(1, 2, 0)
     elif record in ("vector", "dont-care"):
-        counts = np.memmap(raw, dtype=dtype, mode="r", offset=offset, shape=(height, width, depth))
+        counts = RawRows(raw, dtype, (height, width, depth), offset)
     else:
         raise PigmentmapError(f"'{rpl}': unknown record-by '{record}'")
     axis = None
@@ -107,4 +149,4 @@ def read_raw_rpl(path: Path) -> RawCube:
     if gain is not None:
         zero = float(h.get("zero-offset-ev", h.get("offset-ev", "0")))
         axis = axis_from(zero, float(gain), depth)
-    return RawCube(counts, axis, ".raw/.rpl (memory-mapped)", None, {"record_by": record})
+    return RawCube(counts, axis, ".raw/.rpl (read in chunks)", None, {"record_by": record})
