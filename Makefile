@@ -34,6 +34,8 @@ pymca: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/simulate_speed.py --out benchmarks/results/simulate_speed.json
 	$(BIN)/python benchmarks/pymca_agreement.py --out benchmarks/results/pymca_agreement.json
+	$(BIN)/python benchmarks/map_speed.py --out benchmarks/results/map_speed.json
+	$(BIN)/python benchmarks/map_memory.py --out benchmarks/results/map_memory.json
 
 # The shipped default model (elio-mixtures): simulate the mixtures design, train, copy into the package.
 model: $(STAMP)

@@ -135,3 +135,46 @@ def test_bad_models(tmp_path, capsys, model_dir):
     )
     code, _, err = run(capsys, "train", data, "--out", tmp_path / "missing" / "m", "--epochs", 1)
     assert_one_line_error(code, err, "does not exist")
+
+
+def test_fit_and_phantom_commands(tmp_path, capsys):
+    scan = tmp_path / "ph.h5"
+    code, out, _ = run(capsys, "phantom", "--out", scan, "--seed", 2, "--live-time-s", 0.5)
+    assert code == 0 and "0.5 s per pixel" in out
+    assert_one_line_error(*run(capsys, "phantom", "--out", scan)[::2], "exists")
+    code, out, _ = run(
+        capsys,
+        "fit",
+        scan,
+        "--instrument",
+        "elio",
+        "--out",
+        tmp_path / "el.h5",
+        "--elements",
+        "Ca,Zn,Hg,Pb",
+    )
+    assert code == 0 and "4 element maps" in out
+    with h5py.File(tmp_path / "el.h5") as f:
+        maps = f["element_maps"][()]
+        names = [n.decode() for n in f["element_names"][()]]
+    with h5py.File(scan) as f:
+        truth = f["truth/pigment_maps"][()]
+        tnames = [n.decode() for n in f["truth/names"][()]]
+    zinc = truth[..., tnames.index("zinc_white")].astype(bool)
+    zn = maps[..., names.index("Zn")]
+    assert zn[zinc].mean() > 10 * max(zn[~zinc].mean(), 1.0)  # zinc where the bottom strips are
+    assert_one_line_error(
+        *run(
+            capsys,
+            "fit",
+            scan,
+            "--instrument",
+            "elio",
+            "--out",
+            tmp_path / "x.h5",
+            "--elements",
+            "Xx",
+        )[::2],
+        "unknown element",
+    )
+    assert_one_line_error(*run(capsys, "info", tmp_path / "none.xyz")[::2], "does not exist")

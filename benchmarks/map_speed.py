@@ -1,0 +1,127 @@
+"""Speed of pigment maps and element maps on one cube, next to reading it and PyMca5's
+FastXRFLinearFit on it, all in one run.
+
+Usage: python benchmarks/map_speed.py [--tiles 2] [--model elio-mixtures] --out results.json
+
+The cube is the mock-up phantom (30 x 44 pixels, ELIO, 10 s per pixel) tiled ``tiles`` x
+``tiles`` times. PyMca5 is optional; its fit gets the same calibration, resolution, SNIP
+background and elements (K, L and M lines), linear fit, no refit. Where both fit an element,
+the JSON gives the Pearson correlation of the two maps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from pigmentmap.instruments import load_instrument
+from pigmentmap.io import open_cube
+from pigmentmap.mapping.elements import fit_elements
+from pigmentmap.mapping.phantom import make_phantom
+from pigmentmap.mapping.pigments import pigment_maps
+from pigmentmap.mapping.recalibrate import sum_spectrum
+from pigmentmap.materials import default_library
+from pigmentmap.simulate.pymca_reference import pymca_available
+
+from _common import machine, write_json
+
+ELEMENTS = ("Ca", "Cr", "Fe", "Co", "Cu", "Zn", "As", "Sn", "Hg", "Pb")
+
+
+def pymca_fit(
+    cube: np.ndarray, instrument, elements: tuple[str, ...]
+) -> tuple[float, dict[str, np.ndarray]]:
+    from PyMca5.PyMcaPhysics.xrf import ClassMcaTheory, FastXRFLinearFit
+
+    config = ClassMcaTheory.McaTheory().config
+    axis = instrument.axis
+    config["fit"].update({"xmin": axis.channel_of(1.0), "xmax": axis.n_channels - 1, "stripflag": 1,
+                          "stripalgorithm": 1, "snipwidth": 30, "linearfitflag": 1,
+                          "energy": [instrument.tube.voltage_kv], "energyweight": [1.0], "energyflag": [1],
+                          "energyscatter": [1]})  # fmt: skip
+    config["detector"].update({"zero": axis.offset_kev, "gain": axis.gain_kev,
+                               "noise": instrument.detector.noise_fwhm_kev, "fano": instrument.detector.fano})  # fmt: skip
+    config["peaks"] = {
+        el: ["K"]
+        if el in ("Ca", "Cr", "Fe", "Co", "Cu", "Zn", "As")
+        else ["L", "M"]
+        if el in ("Hg", "Pb")
+        else ["K", "L"]
+        for el in elements
+    }
+    fast = FastXRFLinearFit.FastXRFLinearFit()
+    t0 = time.perf_counter()
+    out = fast.fitMultipleSpectra(
+        y=cube.astype(np.float64), configuration=config, refit=False, save=False
+    )
+    seconds = time.perf_counter() - t0
+    labels = out.labels("parameters")
+    params = out["parameters"]
+    maps = {}
+    for el in elements:
+        fam = "K" if f"{el} K" in labels else "L"
+        if f"{el} {fam}" in labels:
+            maps[el] = params[labels.index(f"{el} {fam}")]
+    return seconds, maps
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--tiles", type=int, default=2)
+    ap.add_argument("--model", default="elio-mixtures")
+    ap.add_argument("--out", default="benchmarks/results/map_speed.json")
+    args = ap.parse_args()
+    inst = load_instrument("elio")
+    work = Path(tempfile.mkdtemp())
+    make_phantom(work / "ph.h5", library=default_library(), instrument=inst, seed=3)
+    with h5py.File(work / "ph.h5") as f:
+        tiled = np.tile(f["counts"][()], (args.tiles, args.tiles, 1))
+    np.save(work / "cube.npy", tiled)
+    h, w, c = tiled.shape
+    n_px = h * w
+    t0 = time.perf_counter()
+    cube = open_cube(work / "cube.npy", calibration=(inst.axis.offset_kev, inst.axis.gain_kev))
+    sum_spectrum(cube.counts)  # touches every value
+    read_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    pigment_maps(cube, args.model)
+    pigment_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ours = fit_elements(cube.counts, cube.axis, inst, elements=ELEMENTS)
+    element_s = time.perf_counter() - t0
+    pymca: dict = {"available": pymca_available()}
+    if pymca_available():
+        seconds, maps = pymca_fit(np.asarray(cube.counts), inst, ELEMENTS)
+        corr = {el: float(np.corrcoef(maps[el].ravel(), ours.values[..., ours.names.index(el)].ravel())[0, 1])
+                for el in maps if el in ours.names and maps[el].std() > 0}  # fmt: skip
+        pymca.update({"engine": "PyMca5 FastXRFLinearFit (SNIP, linear, no refit)", "seconds": seconds,
+                      "pixels_per_second": n_px / seconds, "map_correlation_with_ours": corr})  # fmt: skip
+    result = {
+        "benchmark": "map_speed", "machine": machine(), "cube": [h, w, c], "pixels": n_px, "model": args.model,
+        "read_seconds": read_s, "read_pixels_per_second": n_px / read_s,
+        "pigment_maps_seconds": pigment_s, "pigment_maps_pixels_per_second": n_px / pigment_s,
+        "element_maps_seconds": element_s, "element_maps_pixels_per_second": n_px / element_s,
+        "pigment_vs_read_slowdown": pigment_s / read_s, "pymca": pymca,
+    }  # fmt: skip
+    if pymca.get("seconds"):
+        result["pigment_maps_vs_pymca_speed"] = pymca["seconds"] / pigment_s
+    for k in (
+        "read_pixels_per_second",
+        "pigment_maps_pixels_per_second",
+        "element_maps_pixels_per_second",
+    ):
+        print(f"{k}: {result[k]:.0f}")
+    if pymca.get("seconds"):
+        print(
+            f"PyMca FastXRFLinearFit: {pymca['pixels_per_second']:.0f} px/s; correlations {pymca['map_correlation_with_ours']}"
+        )
+    write_json(args.out, result)
+
+
+if __name__ == "__main__":
+    main()
