@@ -146,6 +146,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--patience", type=int, default=3)
     ap.add_argument("--run-folds", type=int, default=1)
+    ap.add_argument("--monitor", default="f1", choices=["f1", "loss"])
     ap.add_argument("--n-mixtures", type=int, default=16224)
     ap.add_argument("--work", default="benchmarks/work", help="datasets and models go here")
     ap.add_argument("--ship", action="store_true", help="make model (d) the shipped default model")

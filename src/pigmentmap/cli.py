@@ -238,6 +238,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         learning_rate=args.lr,
         seed=args.seed,
+        monitor=args.monitor,
     )
     card = train(data, out=args.out, settings=settings, overwrite=args.overwrite)
     t = card["training"]
@@ -615,6 +616,12 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--batch-size", type=int, default=64)
     tr.add_argument("--lr", type=float, default=1e-3)
     tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument(
+        "--monitor",
+        default="f1",
+        choices=["f1", "loss"],
+        help="early stopping on validation macro F1 (default) or loss",
+    )
     tr.add_argument("--overwrite", action="store_true")
     tr.set_defaults(func=_cmd_train)
 

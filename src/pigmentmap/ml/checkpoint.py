@@ -90,6 +90,9 @@ def save_model(
             "n_parameters": int(sum(p.numel() for p in model.parameters())),
         }
         (tmp / CARD).write_text(json.dumps(card, indent=2) + "\n")
+        tmp.chmod(0o755)  # mkdtemp makes it private; a model folder is ordinary data
+        for f in tmp.iterdir():
+            f.chmod(0o644)
         if target.exists():
             shutil.rmtree(target)
         tmp.rename(target)

@@ -27,7 +27,14 @@ from pigmentmap.preprocess.preprocessor import Preprocessor
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """Hyper-parameters; defaults are the paper's."""
+    """Hyper-parameters; defaults are the paper's, except ``monitor``.
+
+    Early stopping and the choice of the best epoch and fold follow the validation macro F1 by
+    default (``monitor="f1"``): on the paper design the validation BCE rises after one or two
+    epochs (overconfident errors on the look-alike pairs, Prussian blue / iron oxide, red lead /
+    lead white) while the F1 that Table 3 reports still improves. ``monitor="loss"`` is the
+    Keras-default behaviour.
+    """
 
     architecture: str = "paper-cnn"
     folds: int = 5
@@ -38,6 +45,7 @@ class TrainSettings:
     learning_rate: float = 1e-3
     test_fraction: float = 0.2
     seed: int = 0
+    monitor: str = "f1"
 
 
 def set_determinism(seed: int) -> None:
@@ -89,14 +97,17 @@ def fit(
     parameters: Any = None,
     progress: bool = True,
     desc: str = "train",
+    monitor: str = "f1",
 ) -> dict[str, Any]:
-    """Adam + BCE with early stopping on the validation loss; the best weights are restored."""
+    """Adam + BCE with early stopping on the validation macro F1 (or loss); best weights restored."""
+    if monitor not in ("f1", "loss"):
+        raise PigmentmapError(f"monitor must be 'f1' or 'loss', got '{monitor}'")
     rng = np.random.default_rng(seed)
     opt = torch.optim.Adam(
         parameters if parameters is not None else model.parameters(), lr=learning_rate
     )
     loss_fn = nn.BCEWithLogitsLoss()
-    best_loss, best_state, best_epoch, stale = float("inf"), None, 0, 0
+    best_score, best_loss, best_state, best_epoch, stale = -float("inf"), float("inf"), None, 0, 0
     history = []
     bar = tqdm(range(epochs), disable=not progress, desc=desc, unit="epoch")
     t0 = time.perf_counter()
@@ -126,13 +137,10 @@ def fit(
         bar.set_postfix(
             loss=f"{running / len(order):.4f}", val_loss=f"{val_loss:.4f}", val_f1=f"{val_f1:.3f}"
         )
-        if val_loss < best_loss - 1e-6:
-            best_loss, best_state, best_epoch, stale = (
-                val_loss,
-                copy.deepcopy(model.state_dict()),
-                epoch + 1,
-                0,
-            )
+        score = val_f1 if monitor == "f1" else -val_loss
+        if score > best_score + 1e-6:
+            best_score, best_loss = score, val_loss
+            best_state, best_epoch, stale = copy.deepcopy(model.state_dict()), epoch + 1, 0
         else:
             stale += 1
             if stale >= patience:
@@ -144,6 +152,7 @@ def fit(
         "epochs_run": len(history),
         "best_epoch": best_epoch,
         "val_loss": best_loss,
+        "monitor": monitor,
         "val_macro_f1": next(h["val_macro_f1"] for h in history if h["epoch"] == best_epoch)
         if history
         else 0.0,
@@ -210,7 +219,7 @@ def train(
             model, x[tr], y[tr], x[val], y[val],
             epochs=settings.epochs, patience=settings.patience, batch_size=settings.batch_size,
             learning_rate=settings.learning_rate, seed=settings.seed + k, label_names=data.label_names,
-            progress=progress, desc=f"fold {k + 1}/{settings.folds}",
+            progress=progress, desc=f"fold {k + 1}/{settings.folds}", monitor=settings.monitor,
         )  # fmt: skip
         metrics = (
             class_metrics(y[test], predict_proba(model, x[test]), data.label_names)
@@ -224,7 +233,11 @@ def train(
             "history": result["history"],
         }
         folds_out.append(fold)
-        if best is None or result["val_loss"] < best[0]["val_loss"]:
+        if settings.monitor == "f1":
+            better = best is None or result["val_macro_f1"] > best[0]["val_macro_f1"]
+        else:
+            better = best is None or result["val_loss"] < best[0]["val_loss"]
+        if better:
             best = (fold, copy.deepcopy(model))
     assert best is not None
     best_fold, best_model = best
