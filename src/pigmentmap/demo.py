@@ -70,6 +70,19 @@ def run_demo(out: Path, *, model: str = DEMO_MODEL, seed: int = 2022) -> dict[st
         plot_spectrum(
             out / f"{name}.png", res.counts[k], inst.axis, title=f"{SECTION_43[name]} (elio, 10 s)"
         )
+    from pigmentmap.mapping.phantom import detection_by_strip
+
+    arrays = load_results(results)
+    vm = arrays["prob"][..., arrays["names"].index("vermilion")]
+    strips = detection_by_strip(vm, *arrays["strips"])
+    for row in strips:
+        under = row["found_under_top"]
+        tail = (
+            "" if under != under else f", {under:.0%} under a top without it"
+        )  # NaN: no such pixels
+        print(
+            f"vermilion {row['strip']:12} ({row['percent']:4.1f} %): found in {row['found_bare']:.0%} of bare pixels{tail}"
+        )
     if metrics is not None:
         print(
             "per-pixel F1 on the phantom: "
@@ -80,4 +93,4 @@ def run_demo(out: Path, *, model: str = DEMO_MODEL, seed: int = 2022) -> dict[st
         f"section 4.3: Pb Lb1/La1 {ratios['lead_white_bare']:.3f} bare, {ratios['vermilion_over_lead_white']:.3f} under 30 um vermilion"
     )
     print(f"report: {report.resolve()}")
-    return {"metrics": metrics, "ratios": ratios, "report": report}
+    return {"metrics": metrics, "ratios": ratios, "report": report, "vermilion_by_strip": strips}

@@ -114,3 +114,42 @@ def make_phantom(
         )
         f.attrs["bottoms"] = json.dumps(list(PHANTOM_BOTTOMS))
     return Path(out)
+
+
+def detection_by_strip(
+    prob: np.ndarray, top: np.ndarray, bottom: np.ndarray, *, pigment: str = "vermilion"
+) -> list[dict]:
+    """Share of pixels of each bottom strip where ``pigment`` is found (p >= 0.5), where the top
+    layer holds none of it: bare, under any top without it, and its mean probability.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> top, bottom = phantom_layout()
+    >>> rows = detection_by_strip(np.ones(top.shape), top, bottom)
+    >>> rows[1]["strip"], rows[1]["percent"], rows[1]["found_bare"]
+    ('Bottom 2B', 0.6, 1.0)
+    """
+    abbreviation = {
+        "vermilion": "VM",
+        "zinc_white": "ZW",
+        "lead_white": "LW",
+        "red_lead": "RL",
+    }.get(pigment, pigment)
+    clean_tops = [k for k, t in enumerate(PHANTOM_TOPS) if abbreviation not in MOCKUP_TOPS[t]]
+    rows = []
+    for k, name in enumerate(PHANTOM_BOTTOMS):
+        percent = MOCKUP_BOTTOMS[name].get(abbreviation, 0.0)
+        bare = (bottom == k) & (top < 0)
+        covered = (bottom == k) & np.isin(top, clean_tops)
+        rows.append({
+            "strip": name,
+            "percent": float(percent),
+            "found_bare": float((prob[bare] >= 0.5).mean()) if bare.any() else float("nan"),
+            "found_under_top": float((prob[covered] >= 0.5).mean()) if covered.any() else float("nan"),
+            "mean_probability": float(prob[bare | covered].mean()) if (bare | covered).any() else float("nan"),
+        })  # fmt: skip
+    blank = (bottom < 0) & (top < 0)
+    rows.append({"strip": "blank ground", "percent": 0.0, "found_bare": float((prob[blank] >= 0.5).mean()),
+                 "found_under_top": float("nan"), "mean_probability": float(prob[blank].mean())})  # fmt: skip
+    return rows

@@ -80,12 +80,15 @@ def read_truth(path: str | Path) -> dict[str, Any] | None:
     if p.is_file() and h5py.is_hdf5(p):
         with h5py.File(p, "r") as f:
             if "truth/pigment_maps" in f and "truth/names" in f:
-                return {
+                names = f["truth/names"][()]
+                out = {
                     "pigment_maps": f["truth/pigment_maps"][()],
-                    "names": tuple(
-                        x.decode() if isinstance(x, bytes) else str(x) for x in f["truth/names"][()]
-                    ),
+                    "names": tuple(x.decode() if isinstance(x, bytes) else str(x) for x in names),
                 }
+                if "truth/top_strip" in f:
+                    out["top_strip"] = f["truth/top_strip"][()]
+                    out["bottom_strip"] = f["truth/bottom_strip"][()]
+                return out
     return None
 
 
@@ -133,6 +136,9 @@ def run_map(
             if truth is not None:
                 f["truth/pigment_maps"] = truth["pigment_maps"]
                 f["truth/names"] = np.array(truth["names"], dtype=h5py.string_dtype())
+                if "top_strip" in truth and binning == 1:
+                    f["truth/top_strip"] = truth["top_strip"]
+                    f["truth/bottom_strip"] = truth["bottom_strip"]
         for k, name in enumerate(maps.names):
             _png(tmp / f"pigment_{name}.png", maps.prob[..., k], f"{name} probability", vmax=1.0)
         for k, name in enumerate(element.names):

@@ -126,6 +126,8 @@ def load_results(folder: str | Path) -> dict[str, Any]:
         if "truth/pigment_maps" in f:
             out["truth"] = f["truth/pigment_maps"][()]
             out["truth_names"] = _names(f["truth/names"])
+        if "truth/top_strip" in f:
+            out["strips"] = (f["truth/top_strip"][()], f["truth/bottom_strip"][()])
     return out
 
 
@@ -177,6 +179,22 @@ def write_report(folder: str | Path, *, out: str | Path | None = None) -> Path:
         parts.append(
             "<h2>Per-pixel metrics against the ground truth (threshold 0.5)</h2><pre>"
             + html.escape(format_table(metrics))
+            + "</pre>"
+        )
+    if "strips" in res and "vermilion" in res["names"]:
+        from pigmentmap.mapping.phantom import detection_by_strip
+
+        rows = detection_by_strip(res["prob"][..., res["names"].index("vermilion")], *res["strips"])
+        lines = [
+            f"{'strip':14} {'VM %':>6} {'found bare':>11} {'found under top':>16} {'mean p':>7}"
+        ]
+        lines += [
+            f"{r['strip']:14} {r['percent']:6.1f} {r['found_bare']:11.2f} {r['found_under_top']:16.2f} {r['mean_probability']:7.2f}"
+            for r in rows
+        ]
+        parts.append(
+            "<h2>Vermilion by bottom strip (where the top layer holds none)</h2><pre>"
+            + html.escape("\n".join(lines))
             + "</pre>"
         )
     parts.append("<h2>Pigments and their elements</h2>")
