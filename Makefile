@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/pymca_agreement.py --out benchmarks/results/pymca_agreement.json
 	$(BIN)/python benchmarks/map_speed.py --out benchmarks/results/map_speed.json
 	$(BIN)/python benchmarks/map_memory.py --out benchmarks/results/map_memory.json
+	$(BIN)/python benchmarks/regress.py --out benchmarks/results/regress.json
 
 # The shipped default model (elio-mixtures): simulate the mixtures design, train, copy into the package.
 model: $(STAMP)
