@@ -57,3 +57,27 @@ def test_check_output_path_rejects_missing_folder(tmp_path):
         check_output_path(tmp_path / "nope" / "x.csv")
     with pytest.raises(PigmentmapError, match="is a folder"):
         check_output_path(tmp_path)
+
+
+def test_atomic_dir_never_replaces_a_foreign_folder(tmp_path):
+    from pigmentmap.core.atomic import atomic_dir
+
+    mine = tmp_path / "documents"
+    mine.mkdir()
+    (mine / "thesis.txt").write_text("precious")
+    with (
+        pytest.raises(PigmentmapError, match="holds other files"),
+        atomic_dir(mine, overwrite=True, marker="card.json") as tmp,
+    ):
+        (tmp / "card.json").write_text("{}")
+    assert (mine / "thesis.txt").read_text() == "precious"
+    model = tmp_path / "model"
+    for _ in range(2):  # created, then replaced (it holds the marker)
+        with atomic_dir(model, overwrite=True, marker="card.json") as tmp:
+            (tmp / "card.json").write_text("{}")
+    assert [p.name for p in model.iterdir()] == ["card.json"]
+    with (
+        pytest.raises(PigmentmapError, match="exists"),
+        atomic_dir(model, overwrite=False, marker="card.json"),
+    ):
+        pass

@@ -153,3 +153,23 @@ def test_map_command_report_and_bad_inputs(tmp_path, capsys, synthetic_model):
     assert "single spectrum" in err and err.count("\n") == 1
     assert not (tmp_path / "r2").exists()
     assert main(["report", str(tmp_path / "nothing")]) == 2
+    foreign = tmp_path / "documents"
+    foreign.mkdir()
+    (foreign / "thesis.txt").write_text("precious")
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "map",
+                str(scan),
+                "--out",
+                str(foreign),
+                "--model",
+                str(synthetic_model),
+                "--overwrite",
+            ]
+        )
+        == 2
+    )
+    assert "holds other files" in capsys.readouterr().err
+    assert (foreign / "thesis.txt").read_text() == "precious"

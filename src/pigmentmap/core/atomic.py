@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,3 +54,55 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def check_replaceable(target: Path, *, overwrite: bool, marker: str) -> None:
+    """Refuse to replace ``target`` unless ``overwrite`` and it is ours (holds ``marker``) or empty."""
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise PigmentmapError(f"'{target}' exists and is not a folder")
+    if not overwrite:
+        raise PigmentmapError(f"'{target}' exists (use --overwrite to replace it)")
+    if any(target.iterdir()) and not (target / marker).is_file():
+        raise PigmentmapError(
+            f"'{target}' holds other files (no {marker}): choose a new or empty folder"
+        )
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | Path, *, overwrite: bool, marker: str) -> Iterator[Path]:
+    """Yield a temporary folder beside ``path``; on success it replaces ``path`` (files 0644,
+    folder 0755), on error it is removed.
+
+    An existing ``path`` is refused unless ``overwrite``; even then, a non-empty folder is only
+    replaced when it holds ``marker`` (a file this project writes there), so that no user folder
+    is ever deleted.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "model"
+    >>> with atomic_dir(target, overwrite=False, marker="card.json") as tmp:
+    ...     _ = (tmp / "card.json").write_text("{}")
+    >>> sorted(p.name for p in target.iterdir())
+    ['card.json']
+    """
+    target = Path(path)
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise PigmentmapError(f"output folder '{parent}' does not exist")
+    check_replaceable(target, overwrite=overwrite, marker=marker)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=parent))
+    try:
+        yield tmp
+        tmp.chmod(0o755)  # mkdtemp makes it private; results and models are ordinary data
+        for f in tmp.iterdir():
+            if f.is_file():
+                f.chmod(0o644)
+        if target.exists():
+            shutil.rmtree(target)
+        tmp.rename(target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)

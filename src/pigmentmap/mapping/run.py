@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 
+from pigmentmap.core.atomic import atomic_dir, check_replaceable
 from pigmentmap.core.errors import PigmentmapError
 from pigmentmap.core.spectrum import Cube
 from pigmentmap.instruments.instrument import Instrument
@@ -42,14 +41,15 @@ def source_hash(path: str | Path) -> str:
 
 
 def check_results_folder(out: Path, *, overwrite: bool) -> None:
-    """Refuse an output folder that already holds results (unless ``overwrite``)."""
-    if out.exists() and not out.is_dir():
-        raise PigmentmapError(f"'{out}' exists and is not a folder")
-    if (out / RESULTS).exists() and not overwrite:
-        raise PigmentmapError(f"'{out}' already holds results (use --overwrite to replace them)")
+    """Refuse an output folder that already holds results (unless ``overwrite``) or other files."""
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
         raise PigmentmapError(f"output folder '{parent}' does not exist")
+    if (out / RESULTS).exists() and not overwrite:
+        raise PigmentmapError(f"'{out}' already holds results (use --overwrite to replace them)")
+    empty = out.is_dir() and not any(out.iterdir())
+    if out.exists() and not empty:
+        check_replaceable(out, overwrite=True, marker=RESULTS)
 
 
 def _png(
@@ -117,9 +117,7 @@ def run_map(
         truth["pigment_maps"] = (
             t[: hh * binning, : ww * binning].reshape(hh, binning, ww, binning, -1).max(axis=(1, 3))
         )
-    parent = out.parent if str(out.parent) else Path(".")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
-    try:
+    with atomic_dir(out, overwrite=True, marker=RESULTS) as tmp:  # checked above
         with h5py.File(tmp / RESULTS, "w") as f:
             f["pigment_maps"] = maps.prob
             f["names"] = np.array(maps.names, dtype=h5py.string_dtype())
@@ -150,10 +148,4 @@ def run_map(
                 vmax=float(np.percentile(v, 99)) or None,
                 cmap="viridis",
             )
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return out

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from pigmentmap.core.atomic import atomic_dir
 from pigmentmap.core.errors import PigmentmapError
 from pigmentmap.ml.registry import create_model
 from pigmentmap.preprocess.preprocessor import Preprocessor
@@ -71,14 +70,7 @@ def save_model(
     model: torch.nn.Module, card: dict[str, Any], out: str | Path, *, overwrite: bool = False
 ) -> Path:
     """Write ``out/`` atomically (a temporary folder renamed into place)."""
-    target = Path(out)
-    parent = target.parent if str(target.parent) else Path(".")
-    if not parent.is_dir():
-        raise PigmentmapError(f"output folder '{parent}' does not exist")
-    if target.exists() and not overwrite:
-        raise PigmentmapError(f"'{target}' exists (use --overwrite to replace it)")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=parent))
-    try:
+    with atomic_dir(out, overwrite=overwrite, marker=CARD) as tmp:
         state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
         save_file(state, tmp / WEIGHTS)
         card = dict(card)
@@ -90,16 +82,7 @@ def save_model(
             "n_parameters": int(sum(p.numel() for p in model.parameters())),
         }
         (tmp / CARD).write_text(json.dumps(card, indent=2) + "\n")
-        tmp.chmod(0o755)  # mkdtemp makes it private; a model folder is ordinary data
-        for f in tmp.iterdir():
-            f.chmod(0o644)
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-    return target
+    return Path(out)
 
 
 def read_card(model_dir: str | Path) -> dict[str, Any]:

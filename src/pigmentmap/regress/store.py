@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
+from pigmentmap.core.atomic import atomic_dir
 from pigmentmap.core.errors import PigmentmapError
 from pigmentmap.ml.checkpoint import sha256_file
 from pigmentmap.preprocess.preprocessor import Preprocessor
@@ -28,14 +27,7 @@ def save(
     overwrite: bool,
 ) -> Path:
     """Write the folder atomically."""
-    target = Path(out)
-    parent = target.parent if str(target.parent) else Path(".")
-    if not parent.is_dir():
-        raise PigmentmapError(f"output folder '{parent}' does not exist")
-    if target.exists() and not overwrite:
-        raise PigmentmapError(f"'{target}' exists (use --overwrite to replace it)")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=parent))
-    try:
+    with atomic_dir(out, overwrite=overwrite, marker=CARD) as tmp:
         all_arrays = {
             k: np.ascontiguousarray(v) for k, v in {**arrays, **features.arrays()}.items()
         }
@@ -43,14 +35,7 @@ def save(
         card = {**card, "format": FORMAT, "preprocessor": features.preprocessor.to_dict(),
                 "arrays_sha256": sha256_file(tmp / ARRAYS)}  # fmt: skip
         (tmp / CARD).write_text(json.dumps(card, indent=2) + "\n")
-        tmp.chmod(0o755)
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-    return target
+    return Path(out)
 
 
 def load(folder: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any], Features]:
