@@ -81,7 +81,9 @@ def pigment_maps(
     if binning > 1:
         counts = bin_cube(counts, binning)
     h, w, c = counts.shape
-    if rows_per_chunk is None:  # about 16 MB of float64 counts per chunk (a few times that in temporaries)
+    if (
+        rows_per_chunk is None
+    ):  # about 16 MB of float64 counts per chunk (a few times that in temporaries)
         rows_per_chunk = max(1, int(16e6 / (8 * max(1, w) * c)))
     prob = np.zeros((h, w, len(card["label_names"])), dtype=np.float32)
     bar = tqdm(total=h * w, disable=not progress, unit="px", desc="pigment maps")
