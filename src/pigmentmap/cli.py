@@ -184,6 +184,10 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
         raise PigmentmapError(f"output '{out}': use a .h5 file name")
     if out.exists() and not args.overwrite:
         raise PigmentmapError(f"'{out}' exists (use --overwrite to replace it)")
+    if args.n and args.design == "paper":
+        raise PigmentmapError(
+            "the paper design has a fixed size (16,224); --n applies to mockup and mixtures"
+        )
     lib = _library(args)
     inst = load_instrument(args.instrument)
     if args.live_time_s is not None:
@@ -197,10 +201,6 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
             tuple(p.strip() for p in args.pigments.split(",")) if args.pigments else PAPER_LABELS
         )
         design = mixtures_design(lib, n=args.n or 20000, seed=args.seed, pigments=pigments)
-    if args.n and args.design == "paper":
-        raise PigmentmapError(
-            "the paper design has a fixed size (16,224); --n applies to mockup and mixtures"
-        )
     background = None
     if args.background:
         background = measured_background(
