@@ -293,15 +293,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         check_output_path(args.out)
     from pigmentmap.mapping.run import read_truth
 
-    model, card, pre = load_model(args.model)
     truth = read_truth(args.data)
     if truth is not None:  # a scan with ground-truth maps: per-pixel metrics
         from pigmentmap.io.open import open_cube
         from pigmentmap.mapping.pigments import pigment_maps
 
-        cube = open_cube(args.data)
-        maps = pigment_maps(cube, args.model)
-        names = [n for n in card["label_names"] if n in truth["names"]]
+        maps = pigment_maps(open_cube(args.data), args.model)  # loads the model once
+        names = [n for n in maps.names if n in truth["names"]]
         if not names:
             raise PigmentmapError("the scan's truth maps share no label with the model")
         prob = np.stack([maps.prob[..., maps.names.index(n)] for n in names], -1).reshape(
@@ -312,6 +310,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         ).reshape(-1, len(names))
         metrics = class_metrics(y, prob, names, threshold=args.threshold)
     else:
+        model, card, pre = load_model(args.model)
         data = read_dataset(args.data)
         y = aligned_labels(data, card["label_names"])
         prob = predict_proba(model, pre(data.spectra, data.axis))

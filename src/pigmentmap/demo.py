@@ -58,7 +58,8 @@ def run_demo(out: Path, *, model: str = DEMO_MODEL, seed: int = 2022) -> dict[st
     )
     print("3/3 report ...")
     report = write_report(results)
-    metrics = pixel_metrics(load_results(results))
+    arrays = load_results(results)
+    metrics = pixel_metrics(arrays)
 
     sim = Simulator(inst, library=lib)
     res = sim.simulate(
@@ -72,7 +73,6 @@ def run_demo(out: Path, *, model: str = DEMO_MODEL, seed: int = 2022) -> dict[st
         )
     from pigmentmap.mapping.phantom import detection_by_strip
 
-    arrays = load_results(results)
     vm = arrays["prob"][..., arrays["names"].index("vermilion")]
     strips = detection_by_strip(vm, *arrays["strips"])
     for row in strips:

@@ -64,7 +64,7 @@ def pymca_mass_attenuation(elements: list[str], energies_kev: Any) -> Any:
     return np.array([lib.getMassAttenuationCoefficients(el, e)["total"] for el in elements])
 
 
-def _families(element: str, max_energy_kev: float) -> list[str]:
+def _families(element: str) -> list[str]:
     shells = {line.shell for line in catalogue_for(element)}
     return [f"{element} {s}" for s in sorted(shells) if s[0] in "KL"]
 
@@ -108,7 +108,7 @@ def pymca_group_rates(
             sample.append([name, layer.density_g_cm3, layer.thickness_um * 1e-4, 1.0])
             for el in layer.composition:
                 if el not in ("H", "C", "N", "O"):
-                    families.extend(_families(el, excitation.max_energy_kev))
+                    families.extend(_families(el))
         xrf.setSample(sample)
         fam = sorted(set(families))
         result = xrf.getMultilayerFluorescence(
