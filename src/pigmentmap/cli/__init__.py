@@ -1,0 +1,62 @@
+"""The ``pigmentmap`` command: one module per command group, each a thin layer over the API.
+
+Subcommands import their heavy parts lazily, so ``pigmentmap --help`` stays fast. Errors are one
+line on stderr and exit code 2 (``--debug`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from pigmentmap.cli import demo, instrument, library, models, regress, scans, simulation
+from pigmentmap.cli._common import EXIT_USAGE, Parser
+from pigmentmap.core.errors import PigmentmapError
+
+_GROUPS = (library, instrument, simulation, models, scans, regress, demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``pigmentmap`` command.
+
+    Examples
+    --------
+    >>> build_parser().parse_args(["instrument", "list"]).action
+    'list'
+    """
+    p = Parser(
+        prog="pigmentmap",
+        description="Which pigments are where in a painting, from MA-XRF scans.",
+        epilog="Example: pigmentmap simulate 'VM:100/LW:120/CaCO3:180' --instrument elio --out s.csv",
+    )
+    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for group in _GROUPS:
+        group.register(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except PigmentmapError as err:
+        if args.debug:
+            raise
+        print(f"pigmentmap: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as err:
+        if args.debug:
+            raise
+        print(
+            f"pigmentmap: error: {err.strerror or err}: {err.filename or ''}".rstrip(": "),
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("pigmentmap: interrupted", file=sys.stderr)
+        return 130
+

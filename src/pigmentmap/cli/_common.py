@@ -1,0 +1,81 @@
+"""Shared pieces of the command line: the parser class, reader options, opening a scan."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pigmentmap.core.errors import PigmentmapError
+
+EXIT_USAGE = 2
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"pigmentmap: error: {message}\n")
+
+
+def library_from_args(args: argparse.Namespace):
+    from pigmentmap.materials import default_library, load_library
+
+    return load_library(args.library) if getattr(args, "library", None) else default_library()
+
+
+def parse_shape(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise PigmentmapError(f"--shape wants HxW, e.g. 20x30, got '{text}'") from None
+    return h, w
+
+
+def open_scan(args: argparse.Namespace):
+    import warnings
+    from dataclasses import replace
+
+    from pigmentmap.io.open import open_cube, parse_calibration
+    from pigmentmap.mapping.recalibrate import recalibrate
+
+    cube = open_cube(
+        args.file,
+        dataset=args.dataset,
+        channel_axis=args.channel_axis,
+        calibration=parse_calibration(args.calibration) if args.calibration else None,
+        shape=parse_shape(args.shape),
+        order=args.order,
+    )
+    if not getattr(args, "recalibrate", False):
+        return cube
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        found = recalibrate(cube)
+    for w in caught:
+        print(f"pigmentmap: warning: {w.message}", file=sys.stderr)
+    if found.matched:
+        shifts = ", ".join(f"{s:+.0f} eV at {e:g} keV" for e, s in found.shift_ev_at.items())
+        print(
+            f"recalibrated from {', '.join(found.matched)}: E = {found.axis.offset_kev:.5f} + "
+            f"{found.axis.gain_kev:.6f} * ch keV (shift {shifts})",
+            file=sys.stderr,
+        )
+        cube = replace(cube, axis=found.axis, meta={**cube.meta, "calibration": "recalibrated"})
+    return cube
+
+
+def add_reader_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "file",
+        help="HDF5/NeXus, .bcf, .spx, .raw/.rpl, .npy/.npz, .edf, .spe, .mca (or a folder of them), .msa, .csv",
+    )
+    p.add_argument("--dataset", help="HDF5: the dataset path")
+    p.add_argument("--channel-axis", type=int, help="HDF5: the axis holding the channels")
+    p.add_argument("--calibration", help="OFFSET,GAIN in keV: overrides the file's calibration")
+    p.add_argument(
+        "--recalibrate", action="store_true", help="refine the calibration from strong known peaks"
+    )
+    p.add_argument("--shape", help="folder of .mca files: HxW")
+    p.add_argument(
+        "--order", default="row", choices=["row", "column"], help="folder of .mca files: file order"
+    )

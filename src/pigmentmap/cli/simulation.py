@@ -1,0 +1,237 @@
+"""Commands that simulate: ``simulate``, ``dataset``, ``phantom``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from pigmentmap.cli._common import library_from_args
+from pigmentmap.core.errors import PigmentmapError
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from pigmentmap.core.atomic import check_output_path
+    from pigmentmap.instruments import load_instrument
+    from pigmentmap.materials import parse_stack
+    from pigmentmap.simulate import Simulator
+    from pigmentmap.simulate.output import SPECTRUM_SUFFIXES, plot_spectrum, write_spectrum
+
+    out = check_output_path(args.out)
+    if out.suffix.lower() not in SPECTRUM_SUFFIXES:
+        raise PigmentmapError(f"output '{out}': use a .csv or .h5 file name")
+    if args.plot:
+        check_output_path(args.plot)
+        if Path(args.plot).suffix.lower() != ".png":
+            raise PigmentmapError(f"plot '{args.plot}': use a .png file name")
+    if args.seed is not None and not args.poisson:
+        raise PigmentmapError("--seed only applies with --poisson")
+    lib = library_from_args(args)
+    stack = parse_stack(
+        args.stack,
+        library=lib,
+        binder_fraction=args.binder_fraction,
+        binder=args.binder,
+        pure=args.pure,
+        normalise=args.normalise,
+    )
+    inst = load_instrument(args.instrument).with_changes(
+        voltage_kv=args.voltage_kv, current_ua=args.current_ua, live_time_s=args.live_time_s
+    )
+    sim = Simulator(
+        inst,
+        secondary_fluorescence=not args.no_secondary,
+        pileup_resolving_time_s=args.pileup_ns * 1e-9,
+    )
+    rng = None
+    seed = args.seed
+    if args.poisson:
+        if seed is None:
+            seed = int(np.random.SeedSequence().generate_state(1)[0] % (2**31))
+            print(f"Poisson noise with seed {seed}", file=sys.stderr)
+        rng = np.random.default_rng(seed)
+    result = sim.simulate([stack], rng=rng)
+    counts = result.counts[0]
+    meta = {
+        "stack": stack.describe(),
+        "instrument": inst.to_dict(),
+        "instrument_hash": inst.hash,
+        "library_hash": lib.hash,
+        "binder_fraction": 0.0 if args.pure else args.binder_fraction,
+        "live_time_s": inst.live_time_s,
+        "current_ua": inst.tube.current_ua,
+        "poisson_seed": -1 if seed is None else seed,
+    }
+    write_spectrum(out, counts, inst.axis, meta=meta)
+    groups = result.group_counts()
+    strongest = sorted(groups.items(), key=lambda kv: -kv[1][0])[:8]
+    summary = ", ".join(f"{g} {v[0]:.3g}" for g, v in strongest if v[0] > 0)
+    print(
+        f"wrote {out}: {counts.sum():.4g} counts in {inst.live_time_s:g} s; strongest groups: {summary}"
+    )
+    if args.plot:
+        lines = result.lines.lines
+        lc = result.line_counts[0]
+        top = [k for k in np.argsort(-lc)[:12] if lc[k] > 0]
+        labels = [(lines[k].energy_kev, lines[k].label) for k in top]
+        plot_spectrum(
+            args.plot, counts, inst.axis, title=f"{stack.describe()} ({inst.name})", labels=labels
+        )
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def _cmd_dataset(args: argparse.Namespace) -> int:
+    from pigmentmap.core.atomic import check_output_path
+    from pigmentmap.datasets import PAPER_LABELS, mixtures_design, mockup_design, paper_design
+    from pigmentmap.datasets.background import measured_background
+    from pigmentmap.datasets.store import generate_dataset
+    from pigmentmap.instruments import load_instrument
+
+    out = check_output_path(args.out)
+    if out.suffix.lower() not in (".h5", ".hdf5"):
+        raise PigmentmapError(f"output '{out}': use a .h5 file name")
+    if out.exists() and not args.overwrite:
+        raise PigmentmapError(f"'{out}' exists (use --overwrite to replace it)")
+    if args.n and args.design == "paper":
+        raise PigmentmapError(
+            "the paper design has a fixed size (16,224); --n applies to mockup and mixtures"
+        )
+    lib = library_from_args(args)
+    inst = load_instrument(args.instrument)
+    if args.live_time_s is not None:
+        inst = inst.with_changes(live_time_s=args.live_time_s)
+    if args.design == "paper":
+        design = paper_design(lib, binder_fraction=0.0 if args.pure else args.binder_fraction)
+    elif args.design == "mockup":
+        design = mockup_design(lib, n=args.n or 6604, seed=args.seed)
+    else:
+        pigments = (
+            tuple(p.strip() for p in args.pigments.split(",")) if args.pigments else PAPER_LABELS
+        )
+        design = mixtures_design(lib, n=args.n or 20000, seed=args.seed, pigments=pigments)
+    background = None
+    if args.background:
+        background = measured_background(
+            args.background,
+            axis=inst.axis,
+            live_time_s=args.background_live_time_s or inst.live_time_s,
+        )
+    path = generate_dataset(
+        design,
+        instrument=inst,
+        out=out,
+        seed=args.seed,
+        library_hash=lib.hash,
+        background_cps=background,
+        noise=not args.no_noise,
+        overwrite=args.overwrite,
+    )
+    print(
+        f"wrote {path}: {len(design.stacks)} spectra, {len(design.label_names)} labels ({args.design})"
+    )
+    return 0
+
+
+def _cmd_phantom(args: argparse.Namespace) -> int:
+    from pigmentmap.core.atomic import check_output_path
+    from pigmentmap.instruments import load_instrument
+    from pigmentmap.mapping.phantom import make_phantom
+
+    out = check_output_path(args.out)
+    if out.exists() and not args.overwrite:
+        raise PigmentmapError(f"'{out}' exists (use --overwrite to replace it)")
+    inst = load_instrument(args.instrument)
+    if args.live_time_s is not None:
+        inst = inst.with_changes(live_time_s=args.live_time_s)
+    make_phantom(out, library=library_from_args(args), instrument=inst, seed=args.seed)
+    print(f"wrote {out}: mock-up phantom ({inst.live_time_s:g} s per pixel)")
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Add this group's subcommands to ``sub``."""
+    sim = sub.add_parser(
+        "simulate",
+        help="simulate the XRF spectrum of a layered stack",
+        description="STACK reads top to bottom, layers separated by '/', thickness in um after ':'; "
+        "a layer may be a mixture 'ZnO=0.1+lead_white=0.85+HgS=0.05:120' (mass fractions of the "
+        "pigment part). Pigments are named by name, alias (the paper's abbreviations) or formula.",
+        epilog="Example: pigmentmap simulate 'VM:100/LW:120/CaCO3:180' --instrument elio "
+        "--out s.csv --plot s.png",
+    )
+    sim.add_argument("stack")
+    sim.add_argument("--instrument", required=True, help="profile name or .toml path")
+    sim.add_argument("--out", required=True, help="output .csv (energy_kev,counts) or .h5")
+    sim.add_argument("--live-time-s", type=float, help="live time (default: the profile's)")
+    sim.add_argument("--current-ua", type=float, help="tube current (default: the profile's)")
+    sim.add_argument("--voltage-kv", type=float, help="tube voltage (default: the profile's)")
+    sim.add_argument("--poisson", action="store_true", help="Poisson counting noise")
+    sim.add_argument("--seed", type=int, help="seed of the Poisson noise")
+    sim.add_argument("--pure", action="store_true", help="pure pigment layers, no binder")
+    sim.add_argument(
+        "--binder-fraction",
+        type=float,
+        default=0.25,
+        help="binder mass fraction (default 0.25 = 3:1)",
+    )
+    sim.add_argument(
+        "--binder", default="linseed_oil", help="binder material (default linseed_oil)"
+    )
+    sim.add_argument("--normalise", action="store_true", help="rescale mixture fractions to sum 1")
+    sim.add_argument("--no-secondary", action="store_true", help="primary fluorescence only")
+    sim.add_argument("--pileup-ns", type=float, default=0.0, help="pile-up resolving time (ns)")
+    sim.add_argument("--plot", help="also write a PNG plot")
+    sim.add_argument("--library", help="a user library TOML that extends the shipped one")
+    sim.set_defaults(func=_cmd_simulate)
+
+    ds = sub.add_parser(
+        "dataset",
+        help="simulate a labelled training set (HDF5)",
+        description="Designs: paper (the paper's 16,224-stack grid), mockup (its Table 2 mixtures), "
+        "mixtures (random paints with random instrument variation). Resumable: run the same command "
+        "again after an interruption.",
+        epilog="Example: pigmentmap dataset --design paper --instrument elio --out paper.h5 --seed 1",
+    )
+    ds.add_argument("--design", required=True, choices=["paper", "mockup", "mixtures"])
+    ds.add_argument("--out", required=True, help="output .h5")
+    ds.add_argument(
+        "--instrument", default="elio", help="profile name or .toml path (default elio)"
+    )
+    ds.add_argument("--n", type=int, help="number of spectra (mockup: 6604, mixtures: 20000)")
+    ds.add_argument("--seed", type=int, default=0, help="seed of the design and the noise")
+    ds.add_argument(
+        "--pigments", help="label set of mixtures, comma-separated (default the paper's 11)"
+    )
+    ds.add_argument("--library", help="a user library TOML that extends the shipped one")
+    ds.add_argument("--live-time-s", type=float, help="dwell time (default: the profile's)")
+    ds.add_argument(
+        "--background", help="measured spectrum (.csv or .h5) whose SNIP background is added"
+    )
+    ds.add_argument("--background-live-time-s", type=float, help="live time of that measurement")
+    ds.add_argument(
+        "--binder-fraction", type=float, default=0.25, help="paper design binder (default 0.25)"
+    )
+    ds.add_argument("--pure", action="store_true", help="paper design with pure pigment layers")
+    ds.add_argument("--no-noise", action="store_true", help="expected counts, no Poisson noise")
+    ds.add_argument("--overwrite", action="store_true")
+    ds.set_defaults(func=_cmd_dataset)
+
+    ph = sub.add_parser(
+        "phantom",
+        help="a simulated mock-up scan (crossed strips of the paper's Table 2) with truth maps",
+        epilog="Example: pigmentmap phantom --design mockup --instrument elio --out scan.h5 --seed 1",
+    )
+    ph.add_argument("--design", default="mockup", choices=["mockup"])
+    ph.add_argument("--instrument", default="elio")
+    ph.add_argument("--out", required=True)
+    ph.add_argument("--seed", type=int, default=0)
+    ph.add_argument(
+        "--live-time-s", type=float, help="dwell time per pixel (default: the profile's)"
+    )
+    ph.add_argument("--library", help="a user library TOML")
+    ph.add_argument("--overwrite", action="store_true")
+    ph.set_defaults(func=_cmd_phantom)
