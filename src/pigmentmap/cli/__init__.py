@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
+from typing import Any
 
 from pigmentmap.cli import demo, instrument, library, models, regress, scans, simulation
 from pigmentmap.cli._common import EXIT_USAGE, Parser
@@ -37,10 +39,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+    print(f"pigmentmap: warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not args.debug:
+        warnings.showwarning = _one_line_warning
     try:
         return int(args.func(args))
     except PigmentmapError as err:
@@ -59,4 +67,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("pigmentmap: interrupted", file=sys.stderr)
         return 130
-

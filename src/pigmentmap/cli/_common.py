@@ -31,21 +31,30 @@ def parse_shape(text: str | None) -> tuple[int, int] | None:
     return h, w
 
 
-def open_scan(args: argparse.Namespace):
-    import warnings
-    from dataclasses import replace
-
+def open_cube_from_args(args: argparse.Namespace):
+    """Open the scan named by the reader options (no recalibration)."""
     from pigmentmap.io.open import open_cube, parse_calibration
-    from pigmentmap.mapping.recalibrate import recalibrate
 
-    cube = open_cube(
+    kwargs = {"glob": args.glob} if getattr(args, "glob", None) else {}
+    return open_cube(
         args.file,
         dataset=args.dataset,
         channel_axis=args.channel_axis,
         calibration=parse_calibration(args.calibration) if args.calibration else None,
         shape=parse_shape(args.shape),
         order=args.order,
+        **kwargs,
     )
+
+
+def open_scan(args: argparse.Namespace):
+    """Open the scan; with ``--recalibrate``, refine its calibration and print the residuals."""
+    import warnings
+    from dataclasses import replace
+
+    from pigmentmap.mapping.recalibrate import recalibrate
+
+    cube = open_cube_from_args(args)
     if not getattr(args, "recalibrate", False):
         return cube
     with warnings.catch_warnings(record=True) as caught:
@@ -53,18 +62,22 @@ def open_scan(args: argparse.Namespace):
         found = recalibrate(cube)
     for w in caught:
         print(f"pigmentmap: warning: {w.message}", file=sys.stderr)
-    if found.matched:
+    if found.calibration is not None:
+        cal = found.calibration
         shifts = ", ".join(f"{s:+.0f} eV at {e:g} keV" for e, s in found.shift_ev_at.items())
         print(
-            f"recalibrated from {', '.join(found.matched)}: E = {found.axis.offset_kev:.5f} + "
-            f"{found.axis.gain_kev:.6f} * ch keV (shift {shifts})",
+            f"recalibrated from {len(cal.peaks)} peaks: E = {found.axis.offset_kev:.5f} + "
+            f"{found.axis.gain_kev:.6f} * ch keV (shift {shifts}); RMS residual "
+            f"{cal.rms_ev():.1f} eV over 3-15 keV",
             file=sys.stderr,
         )
+        print(cal.residual_table(), file=sys.stderr)
         cube = replace(cube, axis=found.axis, meta={**cube.meta, "calibration": "recalibrated"})
     return cube
 
 
-def add_reader_options(p: argparse.ArgumentParser) -> None:
+def add_reader_options(p: argparse.ArgumentParser, *, recalibrate: bool = True) -> None:
+    """The positional scan FILE and the options that say how to read it."""
     p.add_argument(
         "file",
         help="HDF5/NeXus, .bcf, .spx, .raw/.rpl, .npy/.npz, .edf, .spe, .mca (or a folder of them), .msa, .csv",
@@ -72,10 +85,16 @@ def add_reader_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", help="HDF5: the dataset path")
     p.add_argument("--channel-axis", type=int, help="HDF5: the axis holding the channels")
     p.add_argument("--calibration", help="OFFSET,GAIN in keV: overrides the file's calibration")
-    p.add_argument(
-        "--recalibrate", action="store_true", help="refine the calibration from strong known peaks"
-    )
+    if recalibrate:
+        p.add_argument(
+            "--recalibrate",
+            action="store_true",
+            help="refine the calibration from the scan's own peaks (prints each peak's residual)",
+        )
     p.add_argument("--shape", help="folder of .mca files: HxW")
     p.add_argument(
         "--order", default="row", choices=["row", "column"], help="folder of .mca files: file order"
+    )
+    p.add_argument(
+        "--glob", help="folder of .mca files: which files are pixels (e.g. 'scan_*.mca')"
     )

@@ -6,6 +6,7 @@ preprocessing the model was trained with.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -43,7 +44,9 @@ def resample(counts: np.ndarray, source: EnergyAxis, target_kev: np.ndarray) -> 
     """Counts per channel on ``source`` -> counts per channel at ``target_kev`` (linear).
 
     Counts are interpolated as a density (per keV) and multiplied by the target channel width,
-    so areas are kept when the gain changes. The target must lie inside the source range.
+    so areas are kept when the gain changes. The target must lie inside the source range; up to
+    one source channel beyond either end is tolerated (a recalibrated scan may end a few eV short
+    of a model's axis): those channels are padded from the edge channel, with a warning.
 
     Examples
     --------
@@ -55,10 +58,19 @@ def resample(counts: np.ndarray, source: EnergyAxis, target_kev: np.ndarray) -> 
     """
     e_src = source.energies
     lo, hi = float(e_src[0]), float(e_src[-1])
-    if target_kev[0] < lo - 1e-9 or target_kev[-1] > hi + 1e-9:
+    tol = float(np.abs(e_src[1] - e_src[0])) + 1e-9
+    if target_kev[0] < lo - tol or target_kev[-1] > hi + tol:
         raise PigmentmapError(
             f"the spectra cover {lo:.3f}-{hi:.3f} keV; the model needs "
             f"{target_kev[0]:.3f}-{target_kev[-1]:.3f} keV: cannot resample"
+        )
+    if target_kev[0] < lo - 1e-9 or target_kev[-1] > hi + 1e-9:
+        beyond = 1e3 * max(lo - float(target_kev[0]), float(target_kev[-1]) - hi)
+        warnings.warn(
+            f"the model's axis reaches {beyond:.0f} eV beyond the spectra ({lo:.3f}-{hi:.3f} "
+            "keV): the edge channels are padded from the last measured channel",
+            EdgePaddingWarning,
+            stacklevel=2,
         )
     width_src = np.gradient(e_src)
     width_tgt = np.gradient(target_kev) if len(target_kev) > 1 else np.array([source.gain_kev])
@@ -67,6 +79,10 @@ def resample(counts: np.ndarray, source: EnergyAxis, target_kev: np.ndarray) -> 
     for i, row in enumerate(flat):
         out[i] = np.interp(target_kev, e_src, row)
     return (out * width_tgt).reshape(*counts.shape[:-1], len(target_kev))
+
+
+class EdgePaddingWarning(UserWarning):
+    """A model's axis reached up to one channel beyond the spectra: edges were padded."""
 
 
 @dataclass(frozen=True)
