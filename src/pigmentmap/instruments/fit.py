@@ -114,7 +114,9 @@ def _find_anode(
     best: tuple[float, str, float, float] | None = None
     for anode, family in ANODES.items():
         name = f"{anode} {family}"
-        amp = cal.amplitudes.get(name, 0.0)
+        # Its Rayleigh lines: the family the Compton peak belongs to, or the anode's other
+        # family (a weak Rh K-alpha Rayleigh peak may hide where its L lines show).
+        amp = sum(cal.amplitudes.get(f"{anode} {f}", 0.0) for f in ("K", "L", "M"))
         if amp <= 0 or name not in fams:
             continue
         e_ray = fams[name].main_kev
