@@ -228,37 +228,3 @@ def test_bruker_live_time_and_ca_peak():
     ]
     assert peak == pytest.approx(3.69, abs=0.03)  # Ca K-alpha: the file's major element
     json.dumps(c.meta, default=str)
-
-
-def test_recalibrate_recovers_a_wrong_calibration(library, elio, tmp_path, capsys):
-    from pigmentmap.core import Cube, EnergyAxis
-    from pigmentmap.mapping.recalibrate import recalibrate
-    from pigmentmap.materials import parse_stack
-    from pigmentmap.simulate import Simulator
-
-    counts = (
-        Simulator(elio)
-        .simulate([parse_stack("IO=0.3+LW=0.7:60/CaCO3:150", library=library)])
-        .counts
-    )
-    wrong = EnergyAxis(0.04, 0.01 * 1.006, 4096)
-    found = recalibrate(Cube(counts.reshape(1, 1, -1), wrong))
-    assert {"Fe Ka", "Pb La", "Pb Lb"} <= set(found.matched)
-    true_e = elio.axis.energies
-    assert np.abs(found.axis.energies[300:1500] - true_e[300:1500]).max() < 0.002  # 2 eV
-    np.savez(
-        tmp_path / "c.npz",
-        counts=counts.reshape(1, 1, -1).repeat(2, axis=1),
-        calibration=np.array([0.04, 0.01006]),
-    )
-    assert main(["info", str(tmp_path / "c.npz"), "--recalibrate"]) == 0
-    err = capsys.readouterr().err
-    assert "recalibrated from" in err and "eV at 10 keV" in err
-
-
-def test_recalibrate_warns_when_no_known_peak_fits(tmp_path, capsys):
-    rng = np.random.default_rng(0)
-    flat = rng.poisson(50.0, size=(1, 2, 1024)).astype(float)
-    np.savez(tmp_path / "flat.npz", counts=flat, calibration=np.array([0.0, 0.02]))
-    assert main(["info", str(tmp_path / "flat.npz"), "--recalibrate"]) == 0
-    assert "no known peak" in capsys.readouterr().err
