@@ -153,16 +153,22 @@ def test_fit_and_phantom_commands(tmp_path, capsys):
         "--elements",
         "Ca,Zn,Hg,Pb",
     )
-    assert code == 0 and "4 element maps" in out
+    assert code == 0 and "4 element maps" in out and "detected at 3 sigma" in out
     with h5py.File(tmp_path / "el.h5") as f:
         maps = f["element_maps"][()]
+        significance = f["element_significance"][()]
         names = [n.decode() for n in f["element_names"][()]]
+    assert significance.shape == maps.shape
+    assert significance[..., names.index("Ca")].mean() > 3  # the chalk ground everywhere
     with h5py.File(scan) as f:
         truth = f["truth/pigment_maps"][()]
         tnames = [n.decode() for n in f["truth/names"][()]]
     zinc = truth[..., tnames.index("zinc_white")].astype(bool)
     zn = maps[..., names.index("Zn")]
     assert zn[zinc].mean() > 10 * max(zn[~zinc].mean(), 1.0)  # zinc where the bottom strips are
+    again = ["fit", scan, "--instrument", "elio", "--out", tmp_path / "el.h5", "--elements", "Ca"]
+    assert_one_line_error(*run(capsys, *again)[::2], "exists")
+    assert run(capsys, *again, "--overwrite")[0] == 0
     assert_one_line_error(
         *run(
             capsys,

@@ -158,3 +158,21 @@ def test_reader_refuses_bad_files(tmp_path, case):
              "negative": "negative", "labels": "does not match"}[case]  # fmt: skip
     with pytest.raises(PigmentmapError, match=match):
         read_dataset(p)
+
+
+def test_generated_spectra_have_pileup_by_default(tmp_path, library, elio):
+    from dataclasses import replace
+
+    from pigmentmap.simulate import Simulator
+
+    design = mockup_design(library, n=3)
+    kw = {"seed": 1, "library_hash": "h", "noise": False, "progress": False}
+    data = read_dataset(generate_dataset(design, instrument=elio, out=tmp_path / "a.h5", **kw))
+    assert float(data.attrs["pileup_resolving_time_ns"]) == elio.detector.pileup_resolving_time_ns
+    with_pileup = Simulator(elio).simulate(list(design.stacks)).counts
+    without = Simulator(elio, pileup_resolving_time_s=0).simulate(list(design.stacks)).counts
+    np.testing.assert_allclose(data.spectra, with_pileup, rtol=1e-5)
+    assert np.abs(data.spectra - without).max() > 1e-3 * without.max()
+    quiet = replace(elio, detector=replace(elio.detector, pileup_resolving_time_ns=0.0))
+    off = read_dataset(generate_dataset(design, instrument=quiet, out=tmp_path / "b.h5", **kw))
+    np.testing.assert_allclose(off.spectra, without, rtol=1e-5)

@@ -60,6 +60,10 @@ def test_user_profile_by_path(tmp_path):
         ("incidence_deg = 45.0", "incidence_deg = 120.0", r"\(0, 90\]"),
         ("[detector]", "[detektor]", r"missing \[detector\]"),
         ("gain_kev = 0.010", 'gain_kev = "a"', "must be a number"),
+        ("tail_fraction = 0.01", "tail_fraction = -0.01", "tail_fraction must be >= 0"),
+        ("shelf_fraction = 0.003", "shelf_fraction = 0.6", "must be below 0.5"),
+        ("tail_slope_fwhm = 1.0", "tail_slope_fwhm = 0.0", "tail_slope_fwhm must be > 0"),
+        ("pileup_resolving_time_ns = 200.0", "pileup_resolving_time_ns = -1", "must be >= 0"),
     ],
 )
 def test_bad_profiles(tmp_path, old, new, match):
@@ -74,3 +78,21 @@ def test_with_changes_and_hash():
     assert other.hash != elio.hash
     with pytest.raises(PigmentmapError):
         elio.with_changes(live_time_s=0)
+
+
+def test_line_shape_and_pileup_read_from_the_profile(tmp_path):
+    from pigmentmap.instruments import Detector
+
+    for name in ("elio", "m6-jetstream", "niton-xl3t"):
+        det = load_instrument(name).detector
+        assert det.pileup_resolving_time_ns == 200.0  # every shipped profile states it
+        assert (det.shelf_fraction, det.tail_fraction, det.tail_slope_fwhm) == (0.003, 0.01, 1.0)
+    changed = _profile(tmp_path, "pileup_resolving_time_ns = 200.0", "pileup_resolving_time_ns = 0")
+    assert load_instrument(str(changed)).detector.pileup_resolving_time_ns == 0.0
+    text = changed.read_text()
+    for key in ("shelf_fraction", "tail_fraction", "tail_slope_fwhm", "pileup_resolving_time_ns"):
+        text = "\n".join(line for line in text.splitlines() if not line.startswith(key))
+    changed.write_text(text)
+    det = load_instrument(str(changed)).detector  # older profiles: the documented defaults
+    assert det.pileup_resolving_time_ns == Detector.pileup_resolving_time_ns > 0
+    assert det.tail_fraction == Detector.tail_fraction and det.shelf_fraction > 0

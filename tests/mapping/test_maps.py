@@ -128,6 +128,10 @@ def test_map_command_report_and_bad_inputs(tmp_path, capsys, synthetic_model):
     assert main(argv) == 0
     with h5py.File(out / "maps.h5") as f:
         assert f["pigment_maps"].shape == (3, 4, 3) and f["element_maps"].shape[:2] == (3, 4)
+        assert f["element_significance"].shape == f["element_maps"].shape
+        significance = f["element_significance"][()]
+        assert np.isfinite(significance).all() and (significance >= 0).all()
+        assert json.loads(f.attrs["element_flags"]) == {}  # Fe, Zn: clear of the Rh lines
         assert len(f.attrs["source_sha256"]) == 64
     assert (out / "pigment_red.png").exists()
     capsys.readouterr()

@@ -44,26 +44,28 @@ def _cmd_map(args: argparse.Namespace) -> int:
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
-    import h5py
-    import numpy as np
-
-    from pigmentmap.core.atomic import atomic_path, check_output_path
+    from pigmentmap.core.atomic import check_output_path
     from pigmentmap.instruments import load_instrument
-    from pigmentmap.mapping.elements import fit_elements
+    from pigmentmap.mapping.elements import SIGNIFICANCE_THRESHOLD, fit_elements, write_element_file
 
     out = check_output_path(args.out)
+    if out.exists() and not args.overwrite:
+        raise PigmentmapError(f"'{out}' exists (use --overwrite to replace it)")
     instrument = load_instrument(args.instrument)
     cube = open_scan(args)
     maps = fit_elements(
         cube.counts, cube.axis, instrument, elements=_elements_option(args.elements), progress=True
     )
-    with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
-        f["element_maps"] = maps.values.astype(np.float32)
-        f["element_names"] = np.array(maps.names, dtype=h5py.string_dtype())
-        f.attrs["units"] = maps.units
-        f.attrs["source"] = str(args.file)
-    totals = ", ".join(f"{n} {maps.values[..., k].sum():.3g}" for k, n in enumerate(maps.names))
-    print(f"wrote {out}: {len(maps.names)} element maps ({totals})")
+    write_element_file(out, maps, source=str(args.file))
+    found = [
+        f"{n} ({(maps.significance[..., k] >= SIGNIFICANCE_THRESHOLD).mean() * 100:.0f} % of pixels)"
+        for k, n in enumerate(maps.names)
+        if (maps.significance[..., k] >= SIGNIFICANCE_THRESHOLD).any()
+    ]
+    print(f"wrote {out}: {len(maps.names)} element maps with significance maps")
+    print(f"detected at {SIGNIFICANCE_THRESHOLD:g} sigma: {', '.join(found) or 'nothing'}")
+    for element, why in maps.flags.items():
+        print(f"flagged: {element}: {why}")
     return 0
 
 
@@ -114,6 +116,7 @@ def register(sub: Any) -> None:
     fi.add_argument("--instrument", required=True)
     fi.add_argument("--out", required=True, help="output .h5")
     fi.add_argument("--elements", help="elements to fit, comma-separated")
+    fi.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     fi.set_defaults(func=_cmd_fit)
 
     rp = sub.add_parser(

@@ -44,7 +44,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     sim = Simulator(
         inst,
         secondary_fluorescence=not args.no_secondary,
-        pileup_resolving_time_s=args.pileup_ns * 1e-9,
+        pileup_resolving_time_s=None if args.pileup_ns is None else args.pileup_ns * 1e-9,
     )
     rng = None
     seed = args.seed
@@ -183,7 +183,12 @@ def register(sub: Any) -> None:
     )
     sim.add_argument("--normalise", action="store_true", help="rescale mixture fractions to sum 1")
     sim.add_argument("--no-secondary", action="store_true", help="primary fluorescence only")
-    sim.add_argument("--pileup-ns", type=float, default=0.0, help="pile-up resolving time (ns)")
+    sim.add_argument(
+        "--pileup-ns",
+        type=float,
+        help="pile-up resolving time in ns (default: the profile's "
+        "detector.pileup_resolving_time_ns; 0 = no pile-up)",
+    )
     sim.add_argument("--plot", help="also write a PNG plot")
     sim.add_argument("--library", help="a user library TOML that extends the shipped one")
     sim.set_defaults(func=_cmd_simulate)

@@ -90,7 +90,9 @@ def generate_dataset(
     ----------
     design : Design
     instrument : Instrument
-        Calibration, live time and detector of the simulated spectra.
+        Calibration, live time and detector of the simulated spectra; pile-up follows the
+        profile's ``detector.pileup_resolving_time_ns`` (on by default, 0 disables it) at the
+        profile's count rate, whatever the design's live-time factors.
     out : path
         Output ``.h5``; refused if it exists unless ``overwrite``.
     seed : int
@@ -167,6 +169,7 @@ def generate_dataset(
                     "version": __version__,
                     "axis": json.dumps(instrument.axis.to_dict()),
                     "noise": "poisson" if noise else "expected",
+                    "pileup_resolving_time_ns": instrument.detector.pileup_resolving_time_ns,
                     "background": "measured (SNIP) + engine scatter"
                     if background_cps is not None
                     else "engine scatter",

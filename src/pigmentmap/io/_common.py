@@ -13,7 +13,11 @@ from pigmentmap.core.errors import PigmentmapError
 
 @dataclass
 class RawCube:
-    """A reader's result: counts (H, W, C) (maybe memory-mapped), calibration if the file has one."""
+    """A reader's result: counts (H, W, C) (maybe memory-mapped), calibration if the file has one.
+
+    ``meta["warnings"]``, when present, lists what the user should be told (``open_cube`` warns
+    with each line); readers themselves never warn.
+    """
 
     counts: Any
     axis: EnergyAxis | None
@@ -39,6 +43,34 @@ def axis_from(offset: float, gain: float, n: int, quadratic: float = 0.0) -> Ene
     if gain > 0.5:  # eV
         offset, gain, quadratic = offset / 1000.0, gain / 1000.0, quadratic / 1000.0
     return EnergyAxis(float(offset), float(gain), int(n), float(quadratic))
+
+
+def live_or_real(
+    live_s: float | None, real_s: float | None, name: str
+) -> tuple[float | None, dict[str, Any]]:
+    """The live time, or the real time where the live time is 0 or missing (some exporters
+    write no live time, or 0).
+
+    Returns ``(live_time_s, meta)``: ``meta`` is empty, or records the substitution as
+    ``live_time_from`` and a line in ``warnings`` (which ``open_cube`` warns with). A live time
+    of 0 without a real time is unknown (None).
+
+    Examples
+    --------
+    >>> live_or_real(0.0, 1.5, "a.mca")
+    (1.5, {'live_time_from': 'real time', 'warnings': ['live time 0 in a.mca: using real time 1.5 s']})
+    >>> live_or_real(2.0, 2.5, "a.mca")
+    (2.0, {})
+    """
+    if live_s is not None and live_s > 0:
+        return live_s, {}
+    if real_s is not None and real_s > 0:
+        what = "missing" if live_s is None else f"{live_s:g}"
+        return real_s, {
+            "live_time_from": "real time",
+            "warnings": [f"live time {what} in {name}: using real time {real_s:g} s"],
+        }
+    return None, {}
 
 
 def numbers(text: str) -> list[float]:

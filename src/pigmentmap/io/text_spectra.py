@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from pigmentmap.core.errors import PigmentmapError
-from pigmentmap.io._common import RawCube, as_cube, axis_from, numbers
+from pigmentmap.io._common import RawCube, as_cube, axis_from, live_or_real, numbers
 
 
 def _text(path: Path) -> str:
@@ -19,7 +19,8 @@ def _text(path: Path) -> str:
 
 
 def read_spe(path: Path) -> RawCube:
-    """IAEA/QXAS .spe: ``$DATA:`` first last, then counts; ``$MCA_CAL:`` and ``$MEAS_TIM:``."""
+    """IAEA/QXAS .spe: ``$DATA:`` first last, then counts; ``$MCA_CAL:`` and ``$MEAS_TIM:``
+    (live and real time)."""
     sections: dict[str, list[str]] = {}
     key = None
     for line in _text(path).splitlines():
@@ -44,11 +45,9 @@ def read_spe(path: Path) -> RawCube:
             axis = axis_from(
                 coeffs[0], coeffs[1], len(values), coeffs[2] if len(coeffs) > 2 else 0.0
             )
-    live = None
-    if sections.get("MEAS_TIM"):
-        t = numbers(sections["MEAS_TIM"][0])
-        live = t[0] if t else None
-    return RawCube(as_cube(values), axis, "IAEA .spe", live)
+    t = numbers(sections["MEAS_TIM"][0]) if sections.get("MEAS_TIM") else []
+    live, meta = live_or_real(t[0] if t else None, t[1] if len(t) > 1 else None, path.name)
+    return RawCube(as_cube(values), axis, "IAEA .spe", live, meta)
 
 
 def _read_amptek(text: str, path: Path) -> RawCube:
@@ -56,11 +55,14 @@ def _read_amptek(text: str, path: Path) -> RawCube:
     if start < 0:
         raise PigmentmapError(f"'{path}': Amptek .mca without <<DATA>>")
     values = np.array(numbers(text[start + 8 : end if end > 0 else None]))
-    live: float | None = None
+    times: dict[str, float] = {}
     for line in text[:start].splitlines():
-        if line.startswith("LIVE_TIME"):
+        key = line.split("-", 1)[0].strip()
+        if key in ("LIVE_TIME", "REAL_TIME"):
             found = numbers(line.split("-", 1)[-1])
-            live = found[0] if found else None
+            if found:
+                times[key] = found[0]
+    live, meta = live_or_real(times.get("LIVE_TIME"), times.get("REAL_TIME"), path.name)
     axis = None
     cal = text.find("<<CALIBRATION>>")
     if cal >= 0:
@@ -70,7 +72,7 @@ def _read_amptek(text: str, path: Path) -> RawCube:
             ch, e = np.array(pairs).T
             gain, offset = np.polyfit(ch, e, 1)
             axis = axis_from(offset, gain, len(values))
-    return RawCube(as_cube(values), axis, "Amptek .mca", live)
+    return RawCube(as_cube(values), axis, "Amptek .mca", live, meta)
 
 
 def _read_gsecars(text: str, path: Path) -> RawCube:
@@ -90,28 +92,28 @@ def _read_gsecars(text: str, path: Path) -> RawCube:
         if offsets and slopes
         else None
     )
-    lives = numbers(fields.get("LIVE_TIME", ""))
-    return RawCube(
-        as_cube(counts),
-        axis,
-        "GSECARS .mca",
+    lives, reals = numbers(fields.get("LIVE_TIME", "")), numbers(fields.get("REAL_TIME", ""))
+    live, meta = live_or_real(
         float(np.mean(lives)) if lives else None,
-        {"elements": table.shape[1]},
+        float(np.mean(reals)) if reals else None,
+        path.name,
+    )
+    return RawCube(
+        as_cube(counts), axis, "GSECARS .mca", live, {"elements": table.shape[1], **meta}
     )
 
 
 def _read_spec_mca(text: str, path: Path) -> RawCube:
     values: list[float] = []
     calib = None
-    live = None
+    times: list[float] = []  # preset, live, real
     in_data = False
     for line in text.splitlines():
         s = line.strip()
         if s.startswith("#@CALIB"):
             calib = numbers(s[7:])
         elif s.startswith("#@CTIME"):
-            t = numbers(s[7:])
-            live = t[1] if len(t) > 1 else None
+            times = numbers(s[7:])
         elif s.startswith("@A"):
             in_data = True
             values.extend(numbers(s[2:].rstrip("\\")))
@@ -135,11 +137,27 @@ def _read_spec_mca(text: str, path: Path) -> RawCube:
         if calib and calib[1] != 0
         else None
     )
-    return RawCube(as_cube(arr), axis, "PyMca/SPEC .mca", live)
+    live, meta = live_or_real(
+        times[1] if len(times) > 1 else None, times[2] if len(times) > 2 else None, path.name
+    )
+    return RawCube(as_cube(arr), axis, "PyMca/SPEC .mca", live, meta)
 
 
 def read_mca(path: Path) -> RawCube:
-    """Any of the .mca text dialects: Amptek, GSECARS (multi-element), PyMca/SPEC, plain column."""
+    """Any of the .mca text dialects: Amptek, GSECARS (multi-element), PyMca/SPEC, plain column.
+
+    A live time of 0 or none falls back to the real time, recorded in ``meta``
+    (``live_time_from`` and a line in ``warnings``).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.mca"
+    >>> _ = p.write_text("<<PMCA SPECTRUM>>\\nREAL_TIME - 2.5\\nLIVE_TIME - 0\\n<<DATA>>\\n1\\n2\\n<<END>>\\n")
+    >>> r = read_mca(p)
+    >>> r.live_time_s, r.meta["live_time_from"]
+    (2.5, 'real time')
+    """
     text = _text(path)
     if "<<PMCA SPECTRUM>>" in text or "<<DATA>>" in text:
         return _read_amptek(text, path)
@@ -177,10 +195,11 @@ def read_msa(path: Path) -> RawCube:
         axis = axis_from(
             float(fields["OFFSET"]) * scale, float(fields["XPERCHAN"]) * scale, len(counts)
         )
-    live = (
-        float(fields["LIVETIME"]) if "LIVETIME" in fields and numbers(fields["LIVETIME"]) else None
+    live_s, real_s = (numbers(fields.get(k, "")) for k in ("LIVETIME", "REALTIME"))
+    live, meta = live_or_real(
+        live_s[0] if live_s else None, real_s[0] if real_s else None, path.name
     )
-    return RawCube(as_cube(counts), axis, "EMSA .msa", live)
+    return RawCube(as_cube(counts), axis, "EMSA .msa", live, meta)
 
 
 def read_csv(path: Path) -> RawCube:

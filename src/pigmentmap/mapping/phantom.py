@@ -71,7 +71,10 @@ def make_phantom(
     strip_px: int = 5,
     gap_px: int = 2,
 ) -> Path:
-    """Simulate the phantom scan into ``out`` (HDF5, written atomically)."""
+    """Simulate the phantom scan into ``out`` (HDF5, written atomically).
+
+    Pile-up follows the profile's ``detector.pileup_resolving_time_ns`` (on by default).
+    """
     top, bottom = phantom_layout(strip_px=strip_px, gap_px=gap_px)
     ground = Layer(
         ((library["calcium_carbonate"], 1.0),),
@@ -106,6 +109,7 @@ def make_phantom(
         f["truth/bottom_strip"] = bottom
         f.attrs["axis"] = json.dumps(instrument.axis.to_dict())
         f.attrs["live_time_s"] = instrument.live_time_s
+        f.attrs["pileup_resolving_time_ns"] = instrument.detector.pileup_resolving_time_ns
         f.attrs["instrument"] = json.dumps(instrument.to_dict())
         f.attrs["design"] = "phantom-mockup"
         f.attrs["seed"] = seed

@@ -1,9 +1,11 @@
 """``pigmentmap map``: a scan -> pigment maps + element maps + figures, in a results folder.
 
 ``results/maps.h5`` holds ``/pigment_maps`` (H, W, K), ``/names``, ``/element_maps`` (H, W, E),
-``/element_names``, the model card (attribute ``model_card``), the source file's SHA-256 and,
-when the scan carries ground truth, ``/truth/...``; a PNG per pigment and per element lie beside
-it. The folder is written under a temporary name and renamed when complete.
+``/element_significance`` (H, W, E: each element map over its Poisson standard deviation, see
+:mod:`pigmentmap.mapping.elements`), ``/element_names``, the model card (attribute
+``model_card``), the element flags (attribute ``element_flags``, JSON), the source file's SHA-256
+and, when the scan carries ground truth, ``/truth/...``; a PNG per pigment and per element lie
+beside it. The folder is written under a temporary name and renamed when complete.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pigmentmap.core.atomic import atomic_dir, check_replaceable
 from pigmentmap.core.errors import PigmentmapError
 from pigmentmap.core.spectrum import Cube
 from pigmentmap.instruments.instrument import Instrument
-from pigmentmap.mapping.elements import DEFAULT_ELEMENTS, fit_elements
+from pigmentmap.mapping.elements import COINCIDENT_SIGNIFICANCE, DEFAULT_ELEMENTS, fit_elements
 from pigmentmap.mapping.pigments import bin_cube, pigment_maps
 
 RESULTS = "maps.h5"
@@ -122,6 +124,7 @@ def run_map(
             f["pigment_maps"] = maps.prob
             f["names"] = np.array(maps.names, dtype=h5py.string_dtype())
             f["element_maps"] = element.values.astype(np.float32)
+            f["element_significance"] = element.significance.astype(np.float32)
             f["element_names"] = np.array(element.names, dtype=h5py.string_dtype())
             f.attrs["model_card"] = json.dumps(maps.model_card)
             f.attrs["model"] = str(model)
@@ -131,6 +134,7 @@ def run_map(
             f.attrs["instrument"] = json.dumps(instrument.to_dict())
             f.attrs["axis"] = json.dumps(cube.axis.to_dict())
             f.attrs["element_units"] = element.units
+            f.attrs["element_flags"] = json.dumps(element.flags)
             if truth is not None:
                 f["truth/pigment_maps"] = truth["pigment_maps"]
                 f["truth/names"] = np.array(truth["names"], dtype=h5py.string_dtype())
@@ -141,10 +145,15 @@ def run_map(
             _png(tmp / f"pigment_{name}.png", maps.prob[..., k], f"{name} probability", vmax=1.0)
         for k, name in enumerate(element.names):
             v = element.values[..., k]
+            note = (
+                f"; where significance >= {COINCIDENT_SIGNIFICANCE:g}"
+                if name in element.flags
+                else ""
+            )
             _png(
                 tmp / f"element_{name}.png",
                 v,
-                f"{name} (counts)",
+                f"{name} (counts{note})",
                 vmax=float(np.percentile(v, 99)) or None,
                 cmap="viridis",
             )

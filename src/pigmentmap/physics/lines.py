@@ -19,7 +19,8 @@ _TRANSITIONS = {
     "K": ["KL2", "KL3", "KM2", "KM3", "KM4", "KM5", "KN2", "KN3"],
     "L1": ["L1M2", "L1M3", "L1M4", "L1M5", "L1N2", "L1N3", "L1O2", "L1O3"],
     "L2": ["L2M1", "L2M3", "L2M4", "L2N1", "L2N4", "L2O1", "L2O4"],
-    "L3": ["L3M1", "L3M4", "L3M5", "L3N1", "L3N4", "L3N5", "L3O1", "L3O4", "L3O5", "L3N6", "L3N7"],
+    # xraylib has L3-O4,5 (L-beta5) as one line, L3O45
+    "L3": ["L3M1", "L3M4", "L3M5", "L3N1", "L3N4", "L3N5", "L3O1", "L3O45", "L3N6", "L3N7"],
     "M3": ["M3N5", "M3O5"],
     "M4": ["M4N6"],
     "M5": ["M5N6", "M5N7"],

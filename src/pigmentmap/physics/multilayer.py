@@ -115,7 +115,7 @@ def _geometric_fractions(total: np.ndarray, n: int) -> np.ndarray:
 
 
 def sublayer_fractions(
-    optical_depth: np.ndarray, n_sub: int, *, first: float = 0.2, deep: float = 4.0
+    optical_depth: np.ndarray, n_sub: int, *, first: float | np.ndarray = 0.2, deep: float = 4.0
 ) -> np.ndarray:
     """Thickness fractions of ``n_sub`` sub-layers of each layer, shape (..., n_sub).
 
@@ -134,6 +134,7 @@ def sublayer_fractions(
     (0.2, True)
     """
     tau = np.asarray(optical_depth, dtype=float)
+    first_depth = np.broadcast_to(np.asarray(first, dtype=float), tau.shape)
     lumped = tau > deep
     n_geo = np.where(lumped, n_sub - 1, n_sub)
     covered = np.minimum(tau, deep)
@@ -142,7 +143,7 @@ def sublayer_fractions(
         sel = n_geo == n
         if not sel.any():
             continue
-        parts = _geometric_fractions(np.maximum(covered[sel] / first, float(n)), n)
+        parts = _geometric_fractions(np.maximum(covered[sel] / first_depth[sel], float(n)), n)
         parts = parts * (covered[sel] / np.where(tau[sel] > 0, tau[sel], 1.0))[..., None]
         parts = np.where(tau[sel][..., None] > 0, parts, 1.0 / n)
         if n == n_sub:
@@ -150,6 +151,36 @@ def sublayer_fractions(
         else:
             out[sel] = np.concatenate([parts, 1.0 - parts.sum(axis=-1, keepdims=True)], axis=-1)
     return out
+
+
+def _sublayers(
+    optics: LayerOptics,
+    *,
+    sigma: np.ndarray,
+    weights: np.ndarray,
+    sin_in: float,
+    sin_out: float,
+    n_sub: int,
+) -> np.ndarray:
+    """Sub-layer thickness fractions of every layer for a polychromatic beam, (N, L, S).
+
+    The top sub-layer is 0.2 deep for the mean attenuation of the photons that produce lines in
+    the layer (soft photons, absorbed near the surface); the sub-layers then grow until they
+    reach 4 deep for the most penetrating scale: the harmonic mean attenuation of those photons
+    (their mean penetration depth) or, if smaller, the escape depth of the layer's lines. Below
+    that, nothing is produced or escapes any more and one sub-layer holds the rest.
+    """
+    w = weights[None, None, :] * np.einsum("nlj,jg->nlg", optics.conc_line, sigma)
+    total = w.sum(axis=2)
+    w = np.where(total[..., None] > 0, w, weights[None, None, :])
+    w = w / w.sum(axis=2, keepdims=True)
+    mu_fast = (w * optics.mu_in).sum(axis=2)
+    mu_slow = 1.0 / np.maximum((w / np.maximum(optics.mu_in, _TINY)).sum(axis=2), _TINY)
+    line_mu = np.where(optics.conc_line > 0, optics.mu_line, np.inf).min(axis=2)
+    mu_slow = np.minimum(mu_slow, line_mu * sin_in / sin_out)
+    first = 0.2 * _safe_div(mu_slow, mu_fast)
+    first = np.where(first > 0, np.minimum(first, 0.2), 0.2)
+    return sublayer_fractions(mu_slow * optics.rho_t / sin_in, n_sub, first=first)
 
 
 def secondary(
@@ -173,8 +204,9 @@ def secondary(
         Sub-layers per layer for the depth discretisation.
     """
     n, n_layers, _ = optics.mu_in.shape
-    mean_mu = (optics.mu_in * weights).sum(axis=2) / weights.sum()
-    frac = sublayer_fractions(mean_mu * optics.rho_t / sin_in, n_sub)  # (N, L, S)
+    frac = _sublayers(
+        optics, sigma=sigma, weights=weights, sin_in=sin_in, sin_out=sin_out, n_sub=n_sub
+    )
     m = n_layers * n_sub
     rho_t = (optics.rho_t[:, :, None] * frac).reshape(n, m)
     mu_in = np.repeat(optics.mu_in, n_sub, axis=1)

@@ -126,8 +126,10 @@ class Simulator:
         Include secondary fluorescence (within and between layers).
     escape_peaks : bool
         Include Si escape peaks.
-    pileup_resolving_time_s : float
-        Pile-up resolving time (0 = no pile-up).
+    pileup_resolving_time_s : float, optional
+        Pile-up resolving time in seconds; ``None`` (default) takes the profile's
+        ``detector.pileup_resolving_time_ns``, 0 disables pile-up. Pile-up grows with the count
+        rate (tube current), not with the live time.
     batch_size : int
         Stacks per array batch; bounds memory whatever the number of stacks.
     excitation : Excitation, optional
@@ -143,7 +145,7 @@ class Simulator:
         n_sublayers: int = 6,
         secondary_fluorescence: bool = True,
         escape_peaks: bool = True,
-        pileup_resolving_time_s: float = 0.0,
+        pileup_resolving_time_s: float | None = None,
         batch_size: int = 256,
         excitation: Excitation | None = None,
     ) -> None:
@@ -152,7 +154,13 @@ class Simulator:
         self.n_sublayers = n_sublayers
         self.secondary_fluorescence = secondary_fluorescence
         self.escape_peaks = escape_peaks
-        self.pileup_resolving_time_s = pileup_resolving_time_s
+        if pileup_resolving_time_s is None:
+            pileup_resolving_time_s = instrument.detector.pileup_resolving_time_ns * 1e-9
+        if not pileup_resolving_time_s >= 0:
+            raise PigmentmapError(
+                f"pile-up resolving time must be >= 0 s, got {pileup_resolving_time_s}"
+            )
+        self.pileup_resolving_time_s = float(pileup_resolving_time_s)
         self.batch_size = batch_size
         self._tables: _Tables | None = None
         self._response: dict[str, np.ndarray] = {}
