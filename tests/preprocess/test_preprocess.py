@@ -77,3 +77,22 @@ def test_preprocessor_round_trips_through_its_dict():
     assert Preprocessor.from_dict(pre.to_dict()) == pre
     with pytest.raises(PigmentmapError):
         Preprocessor.from_dict({**pre.to_dict(), "bogus": 1})
+
+
+def test_resample_pads_up_to_one_channel_beyond_the_scan_with_a_warning():
+    import warnings
+
+    from pigmentmap.core import EnergyAxis
+    from pigmentmap.core.errors import PigmentmapError
+    from pigmentmap.preprocess.preprocessor import EdgePaddingWarning, resample
+
+    src = EnergyAxis(0.0, 0.01, 1000)  # ends at 9.99 keV
+    counts = np.arange(1000.0)
+    with pytest.warns(EdgePaddingWarning, match="eV beyond"):
+        out = resample(counts, src, np.linspace(9.90, 9.995, 20))  # 5 eV beyond: padded
+    assert out[-1] == pytest.approx(out[-3], rel=0.01)  # from the last channel, not zero
+    with pytest.raises(PigmentmapError, match="cannot resample"):
+        resample(counts, src, np.array([5.0, 10.02]))  # 3 channels beyond: refused
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        resample(counts, src, np.array([5.0, 9.99]))  # inside: no warning
