@@ -33,17 +33,18 @@ from scipy.signal import find_peaks
 
 from pigmentmap.core.axis import EnergyAxis
 from pigmentmap.core.errors import PigmentmapError
+from pigmentmap.instruments.instrument import MN_KA_KEV, SI_PAIR_ENERGY_KEV
+from pigmentmap.physics.detector import escape_fraction
 from pigmentmap.preprocess.snip import snip_background
 
-# Electron-hole pair energy in Si (keV) and 8 ln 2: FWHM^2 = noise^2 + 8 ln2 * eps * F * E.
-_EPS_SI_KEV = 3.85e-3
+# FWHM^2 = noise^2 + 8 ln2 * eps * F * E (eps: electron-hole pair energy in Si).
+_EPS_SI_KEV = SI_PAIR_ENERGY_KEV
 _FWHM_SQ = 8.0 * math.log(2.0)
 _SIGMA_PER_FWHM = 1.0 / math.sqrt(_FWHM_SQ)
 _SI_KA_KEV = 1.73998
 _SI_KB_KEV = 1.83594
 # Physical limits of a silicon detector's resolution at Mn K-alpha (eV).
 FWHM_MN_RANGE_EV = (50.0, 500.0)
-MN_KA_KEV = 5.8951
 
 _K_LINES = ("KL2", "KL3", "KM2", "KM3", "KN2", "KN3")
 _L_LINES = ("L3M5", "L3M4", "L2M4", "L3N5", "L1M3", "L1M2", "L2N4", "L3M1", "L1N3", "L2M1")
@@ -291,13 +292,6 @@ def _fwhm(e: np.ndarray, noise: float, fano: float) -> np.ndarray:
     return np.sqrt(noise**2 + _FWHM_SQ * _EPS_SI_KEV * fano * np.clip(e, 0.0, None))
 
 
-def _escape_fraction(e: np.ndarray) -> np.ndarray:
-    # The detector module's model when available; a simple constant share otherwise.
-    from pigmentmap.physics.detector import escape_fraction
-
-    return escape_fraction(e)
-
-
 def templates(
     families: tuple[Family, ...],
     energies: np.ndarray,
@@ -322,7 +316,7 @@ def templates(
     out = np.zeros((len(families), len(energies)))
     for k, fam in enumerate(families):
         le, lw = fam.energies_kev, fam.weights / fam.weights.sum()
-        esc = _escape_fraction(le)
+        esc = escape_fraction(le)
         centres = np.concatenate([le, le - _SI_KA_KEV])
         amps = np.concatenate([lw * (1 - esc), lw * esc])
         ok = (amps > 0) & (centres > 0.3)
@@ -365,14 +359,31 @@ def _fit_families(
     return amp[: len(families)], b - a @ amp, t
 
 
+def is_broad(
+    peak: Peak, params: np.ndarray, *, noise_kev: float = 0.12, fano: float = 0.114
+) -> bool:
+    """Whether ``peak`` is too wide for one detector line under calibration ``params``
+    (offset, gain): more than 1.8 times the FWHM of that resolution (a scatter hump).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> is_broad(Peak(1000.0, 30.0, 1e4, 50.0), np.array([0.0, 0.02]))
+    True
+    """
+    e = params[0] + params[1] * peak.channel
+    return bool(
+        2.3548 * peak.sigma_ch * params[1] > 1.8 * float(_fwhm(np.array([e]), noise_kev, fano)[0])
+    )
+
+
 def _broad_columns(peaks: list[Peak], n: int, params: np.ndarray) -> np.ndarray:
     """Unit Gaussians (in channels) for the peaks too wide for a detector line under ``params``:
     scatter humps, fitted freely so that no hypothesis gains by explaining them with lines."""
     ch = np.arange(n, dtype=np.float64)
     cols = []
     for p in peaks:
-        e = params[0] + params[1] * p.channel
-        if 2.3548 * p.sigma_ch * params[1] > 1.8 * float(_fwhm(np.array([e]), 0.12, 0.114)[0]):
+        if is_broad(p, params):
             cols.append(np.exp(-0.5 * ((ch - p.channel) / p.sigma_ch) ** 2))
     return np.array(cols) if cols else np.zeros((0, n))
 

@@ -20,7 +20,12 @@ import numpy as np
 
 from pigmentmap.core.axis import EnergyAxis
 from pigmentmap.core.spectrum import Cube
-from pigmentmap.instruments.calibration import Calibration, calibrate, find_spectrum_peaks
+from pigmentmap.instruments.calibration import (
+    Calibration,
+    calibrate,
+    find_spectrum_peaks,
+    is_broad,
+)
 from pigmentmap.instruments.instrument import Geometry, Instrument
 
 #: Tube anodes looked for, with the line family that a detector sees of them.
@@ -246,14 +251,11 @@ def fit_instrument(
     # Anode and scattering angle.
     peaks, _ = find_spectrum_peaks(total)
     channels = np.arange(len(total), dtype=float)
+    params = np.array([axis.offset_kev, axis.gain_kev])
     broad = [
         float(np.interp(p.channel, channels, axis.energies))
         for p in peaks
-        if 2.3548 * p.sigma_ch * axis.gain_kev
-        > 1.8
-        * 1e-3
-        * cal.fwhm_mn_ev
-        * math.sqrt(max(float(np.interp(p.channel, channels, axis.energies)), 1.0) / 5.9)
+        if is_broad(p, params, noise_kev=cal.noise_fwhm_kev, fano=cal.fano)
     ]
     anode, e_ray, e_comp = _find_anode(cal, broad)
     tube = start.tube

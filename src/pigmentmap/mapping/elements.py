@@ -56,7 +56,7 @@ from pigmentmap.core.axis import EnergyAxis
 from pigmentmap.core.errors import PigmentmapError
 from pigmentmap.instruments.instrument import Instrument
 from pigmentmap.materials.formula import atomic_number
-from pigmentmap.physics.detector import detection_efficiency, response_matrix
+from pigmentmap.physics.detector import detection_efficiency, pair_sums, response_matrix
 from pigmentmap.physics.lines import catalogue_for, line_table
 from pigmentmap.physics.tube import Excitation, ebel_spectrum
 from pigmentmap.physics.xraydata import (
@@ -476,17 +476,7 @@ def sum_peak_shapes(counts: np.ndarray, axis: EnergyAxis, *, measured: bool = Fa
     >>> np.flatnonzero(shape > 0).tolist(), float(shape[20] / shape[40])
     ([20, 40, 60], 1.0)
     """
-    n = counts.shape[-1]
-    spectrum = np.fft.rfft(counts, 2 * n, axis=-1)
-    conv = np.fft.irfft(spectrum * spectrum, 2 * n, axis=-1)
-    if measured:
-        conv[..., 0 : 2 * n : 2] -= counts
-    conv = np.clip(conv, 0.0, None)
-    shift = round(axis.offset_kev / axis.gain_kev)
-    out = np.zeros(counts.shape)
-    src = np.arange(n)
-    ok = (src + shift >= 0) & (src + shift < n)
-    out[..., src[ok] + shift] = conv[..., src[ok]]
+    out, _ = pair_sums(counts, axis, exclude_self_pairs=measured)
     out[out < 1e-9 * out.max(axis=-1, keepdims=True)] = 0.0  # FFT round-off
     total = out.sum(axis=-1, keepdims=True)
     return np.divide(out, total, out=np.zeros_like(out), where=total > 0)
