@@ -31,6 +31,23 @@ def parse_shape(text: str | None) -> tuple[int, int] | None:
     return h, w
 
 
+def parse_range(text: str, *, what: str) -> tuple[float, float]:
+    """``"90-150"`` -> (90.0, 150.0), refusing anything else in one line.
+
+    Examples
+    --------
+    >>> parse_range("90-150", what="--scattering-deg")
+    (90.0, 150.0)
+    """
+    try:
+        lo, hi = (float(v) for v in text.split("-"))
+    except ValueError:
+        raise PigmentmapError(f"{what} wants LO-HI, e.g. 90-150, got '{text}'") from None
+    if not lo <= hi:
+        raise PigmentmapError(f"{what}: {lo:g} is above {hi:g}")
+    return lo, hi
+
+
 def open_cube_from_args(args: argparse.Namespace):
     """Open the scan named by the reader options (no recalibration)."""
     from pigmentmap.io.open import open_cube, parse_calibration

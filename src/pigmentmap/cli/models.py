@@ -15,6 +15,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     data = read_dataset(args.data)
     settings = TrainSettings(
+        architecture=args.architecture,
         folds=args.folds,
         run_folds=args.run_folds,
         epochs=args.epochs,
@@ -69,7 +70,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from pigmentmap.datasets.store import read_dataset
     from pigmentmap.evaluate.metrics import class_metrics, format_table
     from pigmentmap.ml.checkpoint import load_model
-    from pigmentmap.ml.finetune import aligned_labels
+    from pigmentmap.ml.finetune import data_classes
     from pigmentmap.ml.train import predict_proba
 
     if args.out:
@@ -95,9 +96,27 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     else:
         model, card, pre = load_model(args.model)
         data = read_dataset(args.data)
-        y = aligned_labels(data, card["label_names"])
-        prob = predict_proba(model, pre(data.spectra, data.axis))
-        metrics = class_metrics(y, prob, card["label_names"], threshold=args.threshold)
+        if data.detectability is not None:  # noise-free universal spectra: draw measurements
+            from pigmentmap.ml.augment import draw_dataset
+
+            if not pre.masked:
+                raise PigmentmapError(
+                    "a universal dataset needs a model with the canonical input (fast-cnn)"
+                )
+            x, y, w = draw_dataset(
+                data, pre, seed=args.seed, label_names=tuple(card["label_names"])
+            )
+            prob = predict_proba(model, x)
+            metrics = class_metrics(y, prob, card["label_names"], threshold=args.threshold, mask=w)
+        else:
+            y, cols = data_classes(data, list(card["label_names"]))
+            prob = predict_proba(model, pre(data.spectra, data.axis))[:, cols]
+            metrics = class_metrics(y, prob, data.label_names, threshold=args.threshold)
+            if len(cols) < len(card["label_names"]):
+                print(
+                    f"scored on the data's {len(cols)} classes (the model predicts "
+                    f"{len(card['label_names'])})"
+                )
     print(format_table(metrics, title=f"{args.model} on {args.data}"))
     if args.out:
         with atomic_path(args.out) as tmp:
@@ -147,6 +166,11 @@ def register(sub: Any) -> None:
     tr.add_argument("--out", required=True, help="model directory to create")
     tr.add_argument("--folds", type=int, default=5)
     tr.add_argument("--run-folds", type=int, help="train only the first K folds (saves time)")
+    tr.add_argument(
+        "--architecture",
+        help="paper-cnn (the paper's Fig. 2) or fast-cnn (default: fast-cnn for a universal "
+        "dataset, paper-cnn otherwise)",
+    )
     tr.add_argument("--epochs", type=int, default=150)
     tr.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
     tr.add_argument("--batch-size", type=int, default=64)
@@ -185,6 +209,12 @@ def register(sub: Any) -> None:
     ev.add_argument("data")
     ev.add_argument("--out", help="write the metrics as JSON")
     ev.add_argument("--threshold", type=float, default=0.5)
+    ev.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="universal datasets: seed of the drawn measurements (default 0)",
+    )
     ev.set_defaults(func=_cmd_evaluate)
 
     mo = sub.add_parser(

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pigmentmap.cli._common import library_from_args
+from pigmentmap.cli._common import library_from_args, parse_range
 from pigmentmap.core.errors import PigmentmapError
 
 
@@ -98,7 +98,11 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
         raise PigmentmapError(f"'{out}' exists (use --overwrite to replace it)")
     if args.n and args.design == "paper":
         raise PigmentmapError(
-            "the paper design has a fixed size (16,224); --n applies to mockup and mixtures"
+            "the paper design has a fixed size (16,224); --n applies to the other designs"
+        )
+    if args.design == "universal" and args.background:
+        raise PigmentmapError(
+            "the universal design draws backgrounds at training time; --background does not apply"
         )
     lib = library_from_args(args)
     inst = load_instrument(args.instrument)
@@ -108,6 +112,25 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
         design = paper_design(lib, binder_fraction=0.0 if args.pure else args.binder_fraction)
     elif args.design == "mockup":
         design = mockup_design(lib, n=args.n or 6604, seed=args.seed)
+    elif args.design == "universal":
+        from pigmentmap.datasets.universal import ANODES, UNIVERSAL_LABELS, universal_design
+
+        anodes = tuple(a.strip() for a in args.anodes.split(",")) if args.anodes else ANODES
+        unknown = [a for a in anodes if a not in ANODES]
+        if unknown:
+            raise PigmentmapError(
+                f"unknown anode(s) {', '.join(unknown)} (use some of {', '.join(ANODES)})"
+            )
+        design = universal_design(
+            lib,
+            n=args.n or 30000,
+            seed=args.seed,
+            pigments=tuple(p.strip() for p in args.pigments.split(","))
+            if args.pigments
+            else UNIVERSAL_LABELS,
+            anodes=anodes,
+            scattering_deg=parse_range(args.scattering_deg, what="--scattering-deg"),
+        )
     else:
         pigments = (
             tuple(p.strip() for p in args.pigments.split(",")) if args.pigments else PAPER_LABELS
@@ -127,7 +150,7 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
         seed=args.seed,
         library_hash=lib.hash,
         background_cps=background,
-        noise=not args.no_noise,
+        noise=not args.no_noise and args.design != "universal",
         overwrite=args.overwrite,
     )
     print(
@@ -201,15 +224,34 @@ def register(sub: Any) -> None:
         "again after an interruption.",
         epilog="Example: pigmentmap dataset --design paper --instrument elio --out paper.h5 --seed 1",
     )
-    ds.add_argument("--design", required=True, choices=["paper", "mockup", "mixtures"])
+    ds.add_argument(
+        "--design",
+        required=True,
+        choices=["paper", "mockup", "mixtures", "universal"],
+        help="universal: random paintings on random instruments, stored noise-free (the "
+        "training draws counts, calibration and channels anew each epoch)",
+    )
+    ds.add_argument(
+        "--anodes",
+        help="universal design: anodes to draw from (default Rh,Ag,W,Mo,Cu,Cr)",
+    )
+    ds.add_argument(
+        "--scattering-deg",
+        default="90-150",
+        help="universal design: range of scattering angles (default 90-150)",
+    )
     ds.add_argument("--out", required=True, help="output .h5")
     ds.add_argument(
         "--instrument", default="elio", help="profile name or .toml path (default elio)"
     )
-    ds.add_argument("--n", type=int, help="number of spectra (mockup: 6604, mixtures: 20000)")
+    ds.add_argument(
+        "--n", type=int, help="number of spectra (mockup: 6604, mixtures: 20000, universal: 30000)"
+    )
     ds.add_argument("--seed", type=int, default=0, help="seed of the design and the noise")
     ds.add_argument(
-        "--pigments", help="label set of mixtures, comma-separated (default the paper's 11)"
+        "--pigments",
+        help="label set of mixtures (default the paper's 11) or universal (default 29 classes), "
+        "comma-separated",
     )
     ds.add_argument("--library", help="a user library TOML that extends the shipped one")
     ds.add_argument("--live-time-s", type=float, help="dwell time (default: the profile's)")

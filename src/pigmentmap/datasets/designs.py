@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -72,7 +73,10 @@ class Design:
     """Stacks, multi-hot labels and, optionally, per-stack instrument variation.
 
     ``variant[i]`` indexes ``variants`` (changes of the instrument: calibration, resolution);
-    ``live_time_factor[i]`` scales the instrument's live time for stack i.
+    ``live_time_factor[i]`` scales the instrument's live time for stack i. With
+    ``detectability`` the dataset stores how significant each present class's contribution is
+    (see :mod:`pigmentmap.datasets.universal`). ``simulation`` holds options of the
+    :class:`~pigmentmap.simulate.simulator.Simulator` (depth cells, tube spectrum step).
     """
 
     name: str
@@ -80,10 +84,12 @@ class Design:
     labels: np.ndarray
     label_names: tuple[str, ...]
     variant: np.ndarray | None = None
-    variants: tuple[dict[str, float], ...] = ()
+    variants: tuple[dict[str, Any], ...] = ()
     live_time_factor: np.ndarray | None = None
     background_factor: np.ndarray | None = None
     info: dict[str, str] = field(default_factory=dict)
+    detectability: bool = False
+    simulation: dict[str, float] = field(default_factory=dict)
 
 
 def labels_of(
@@ -279,4 +285,4 @@ def mixtures_design(
     )
 
 
-DESIGNS = ("paper", "mockup", "mixtures")
+DESIGNS = ("paper", "mockup", "mixtures", "universal")

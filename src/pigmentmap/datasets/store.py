@@ -3,7 +3,10 @@
 Layout (``../shared/DESIGN.md`` section 5): ``/spectra`` (N x C float32 counts), ``/energy_kev``
 (C), ``/labels`` (N x K uint8), ``/label_names``, ``/layers/fractions`` (N x L x P, mass fraction
 of each material in each layer, binder excluded), ``/layers/thickness_um`` (N x L),
-``/layers/material_names`` (P), ``/live_time_s`` (N); attributes ``design``, ``seed``,
+``/layers/material_names`` (P), ``/live_time_s`` (N), for designs that ask for it
+``/detectability`` (N x K x 5, the significance of each present class up to 20, 25, 30, 35
+and 42 keV, see
+:mod:`pigmentmap.datasets.universal`); attributes ``design``, ``seed``,
 ``instrument`` (JSON), ``instrument_hash``, ``library_hash``, ``version``, ``axis`` (JSON).
 
 Generation writes ``OUT.partial`` chunk by chunk and marks each chunk done; an interrupted run
@@ -19,6 +22,7 @@ import math
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -35,7 +39,11 @@ from pigmentmap.simulate.noise import poisson_counts
 from pigmentmap.simulate.simulator import Simulator
 
 
-def _variant_instrument(base: Instrument, variant: dict[str, float]) -> Instrument:
+def _variant_instrument(base: Instrument, variant: dict[str, Any]) -> Instrument:
+    if "anode" in variant:  # a random instrument of the universal design
+        from pigmentmap.datasets.universal import universal_instrument
+
+        return universal_instrument(base, variant)
     axis = replace(
         base.axis,
         offset_kev=base.axis.offset_kev + variant.get("offset_kev", 0.0),
@@ -90,7 +98,8 @@ def generate_dataset(
     ----------
     design : Design
     instrument : Instrument
-        Calibration, live time and detector of the simulated spectra; pile-up follows the
+        Calibration, live time and detector of the simulated spectra (the ``universal`` design
+        draws tube, geometry and detector per group and uses its own fine axis); pile-up follows the
         profile's ``detector.pileup_resolving_time_ns`` (on by default, 0 disables it) at the
         profile's count rate, whatever the design's live-time factors.
     out : path
@@ -121,6 +130,10 @@ def generate_dataset(
     out = check_output_path(out)
     if out.exists() and not overwrite:
         raise PigmentmapError(f"'{out}' exists (use --overwrite to replace it)")
+    if design.name == "universal":  # random instruments, all on the fine simulation axis
+        from pigmentmap.datasets.universal import SIM_AXIS
+
+        instrument = replace(instrument, axis=SIM_AXIS)
     n_ch = instrument.axis.n_channels
     if background_cps is not None and background_cps.shape != (n_ch,):
         raise PigmentmapError(
@@ -157,6 +170,15 @@ def generate_dataset(
             if design.variant is not None:
                 f["variant"] = design.variant.astype(np.int32)
                 f.attrs["variants"] = json.dumps(list(design.variants))
+            if design.detectability:
+                from pigmentmap.datasets.universal import DETECTABILITY_UPPER_KEV
+
+                f.create_dataset(
+                    "detectability",
+                    (n, len(design.label_names), len(DETECTABILITY_UPPER_KEV)),
+                    dtype=np.float32,
+                )
+                f["detectability"].attrs["upper_kev"] = DETECTABILITY_UPPER_KEV
             f["done"] = np.zeros(n_chunks, dtype=bool)
             f.attrs.update(
                 {
@@ -179,6 +201,10 @@ def generate_dataset(
     variant = design.variant if design.variant is not None else np.zeros(n, dtype=int)
     variants = design.variants or ({},)
     sims: dict[int, Simulator] = {}
+    plain: dict[int, Simulator] = {}  # no secondary fluorescence: detectability
+    elements = set().union(*(s.elements for s in design.stacks))
+    options: dict[str, Any] = dict(design.simulation)
+    detect_shape = (len(design.label_names), 5)  # DETECTABILITY_UPPER_KEV
     with h5py.File(partial, "r+") as f:
         done = f["done"][()]
         bar = tqdm(
@@ -191,12 +217,23 @@ def generate_dataset(
         for c in map(int, np.flatnonzero(~done)):
             lo, hi = c * chunk_size, min(n, (c + 1) * chunk_size)
             counts = np.zeros((hi - lo, n_ch))
+            z = np.zeros((hi - lo, *detect_shape), dtype=np.float32)
             for v in np.unique(variant[lo:hi]):
                 rows = np.flatnonzero(variant[lo:hi] == v)
                 if v not in sims:
-                    sims[v] = Simulator(_variant_instrument(instrument, variants[v]))
+                    if len(sims) >= 16:  # bound memory: tables are per instrument
+                        sims.clear()
+                        plain.clear()
+                    inst_v = _variant_instrument(instrument, variants[v])
+                    sims[v] = Simulator(inst_v, elements=elements, **options)
+                    if design.detectability:
+                        plain[v] = Simulator(
+                            inst_v, elements=elements, secondary_fluorescence=False, **options
+                        )
                 part = sims[v].simulate([design.stacks[lo + r] for r in rows])
                 counts[rows] = part.counts
+                if design.detectability:
+                    z[rows] = _detectability(plain[v], design, lo + rows, design.label_names)
             counts *= (live[lo:hi] / instrument.live_time_s)[:, None]
             if background_cps is not None:
                 level = (
@@ -206,12 +243,55 @@ def generate_dataset(
             if noise:
                 counts = poisson_counts(counts, rng=np.random.default_rng([seed, int(c)]))
             f["spectra"][lo:hi] = counts.astype(np.float32)
+            if design.detectability:
+                f["detectability"][lo:hi] = z
             f["done"][c] = True
             f.flush()
             bar.update(hi - lo)
         bar.close()
     os.replace(partial, out)
     return out
+
+
+def _detectability(
+    sim: Simulator,
+    design: Design,
+    index: np.ndarray,
+    label_names: tuple[str, ...],
+) -> np.ndarray:
+    """z of each present class of stacks ``index``, 0 where absent (``sim`` without secondary
+    fluorescence simulates both the stacks and the stacks without each class).
+
+    Channels from 1 keV on (the models' input range) count.
+    """
+    from pigmentmap.datasets.designs import STAND_INS
+    from pigmentmap.datasets.universal import (
+        DETECTABILITY_UPPER_KEV,
+        FILLER,
+        detectability_z,
+        without_pigment,
+    )
+    from pigmentmap.materials import default_library
+
+    filler = default_library()[FILLER]
+    jobs: list[tuple[int, int]] = []
+    stacks = []
+    for r, i in enumerate(index):
+        for k in np.flatnonzero(design.labels[i]):
+            name = label_names[k]
+            names = {name} | {p for p, cls in STAND_INS.items() if cls == name}
+            jobs.append((r, int(k)))
+            stacks.append(without_pigment(design.stacks[i], names, filler))
+    z = np.zeros((len(index), len(label_names), len(DETECTABILITY_UPPER_KEV)), dtype=np.float32)
+    if stacks:
+        counts = sim.simulate([design.stacks[i] for i in index]).counts
+        without = sim.simulate(stacks).counts
+        rows = np.array([r for r, _ in jobs])
+        cols = np.array([k for _, k in jobs])
+        z[rows, cols] = detectability_z(
+            counts[rows], without, energies_kev=sim.instrument.axis.energies
+        )
+    return z
 
 
 @dataclass(frozen=True)
@@ -224,6 +304,7 @@ class Dataset:
     axis: EnergyAxis
     attrs: dict[str, str]
     path: Path
+    detectability: np.ndarray | None = None
 
 
 def _axis_from_file(f: h5py.File, n_channels: int) -> EnergyAxis:
@@ -280,5 +361,8 @@ def read_dataset(path: str | Path, *, require_labels: bool = True) -> Dataset:
             )
         axis = _axis_from_file(f, spectra.shape[1])
         attrs = {k: str(v) for k, v in f.attrs.items()}
+        detect = f["detectability"][()].astype(np.float32) if "detectability" in f else None
+        if detect is not None and labels is not None and detect.shape[:2] != labels.shape:
+            raise PigmentmapError(f"'{p}': /detectability shape {detect.shape} != /labels")
     check_counts(spectra, what=f"'{p}' /spectra")
-    return Dataset(spectra, labels, names, axis, attrs, p)
+    return Dataset(spectra, labels, names, axis, attrs, p, detect)

@@ -15,6 +15,7 @@ def class_metrics(
     names: tuple[str, ...] | list[str],
     *,
     threshold: float = 0.5,
+    mask: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Table-3 metrics of multi-label predictions.
 
@@ -24,6 +25,9 @@ def class_metrics(
     probability : (N, K) array in [0, 1]
     names : K class names
     threshold : a class is predicted present when its probability is >= threshold
+    mask : (N, K) array of 0/1, optional
+        Entries to count (0 = left out: a pigment present but below what physics can detect,
+        see :mod:`pigmentmap.datasets.universal`); accuracy is over the counted entries.
 
     Returns
     -------
@@ -47,12 +51,15 @@ def class_metrics(
         )
     if t.shape[0] == 0:
         raise PigmentmapError("no spectra to evaluate")
+    m = np.ones_like(t) if mask is None else np.asarray(mask).astype(bool)
+    if m.shape != t.shape:
+        raise PigmentmapError(f"mask {m.shape} does not match truth {t.shape}")
     per_class = {}
     for k, name in enumerate(names):
-        tp = int((t[:, k] & p[:, k]).sum())
-        tn = int((~t[:, k] & ~p[:, k]).sum())
-        fp = int((~t[:, k] & p[:, k]).sum())
-        fn = int((t[:, k] & ~p[:, k]).sum())
+        tp = int((t[:, k] & p[:, k] & m[:, k]).sum())
+        tn = int((~t[:, k] & ~p[:, k] & m[:, k]).sum())
+        fp = int((~t[:, k] & p[:, k] & m[:, k]).sum())
+        fn = int((t[:, k] & ~p[:, k] & m[:, k]).sum())
         precision = tp / (tp + fp) if tp + fp else 0.0
         sensitivity = tp / (tp + fn) if tp + fn else 0.0
         f1 = (
@@ -61,7 +68,7 @@ def class_metrics(
             else 0.0
         )
         per_class[str(name)] = {
-            "accuracy": (tp + tn) / t.shape[0],
+            "accuracy": (tp + tn) / max(1, tp + tn + fp + fn),
             "sensitivity": sensitivity,
             "precision": precision,
             "f1": f1,

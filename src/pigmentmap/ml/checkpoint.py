@@ -120,7 +120,10 @@ def load_model(model_dir: str | Path) -> tuple[torch.nn.Module, dict[str, Any], 
         )
     pre = Preprocessor.from_dict(card["preprocessor"])
     model = create_model(
-        card["architecture"], n_inputs=pre.n_channels, n_classes=len(card["label_names"])
+        card["architecture"],
+        n_inputs=pre.n_channels,
+        n_classes=len(card["label_names"]),
+        n_input_channels=2 if pre.masked else 1,
     )
     try:
         state = load_file(weights)

@@ -30,6 +30,23 @@ def aligned_labels(data: Dataset, model_names: list[str]) -> np.ndarray:
     return data.labels[:, order].astype(np.float32)
 
 
+def data_classes(data: Dataset, model_names: list[str]) -> tuple[np.ndarray, list[int]]:
+    """Labels of the data's classes and the model's output column of each, for evaluation.
+
+    A model may predict more classes than the data labels (a 29-class model on the paper's
+    11-class design): it is scored on the data's classes. A data class the model lacks is
+    refused.
+    """
+    if data.labels is None:
+        raise PigmentmapError(f"'{data.path}' has no /labels")
+    missing = [n for n in data.label_names if n not in model_names]
+    if missing:
+        raise PigmentmapError(
+            f"the model does not predict {', '.join(missing[:5])} that '{data.path.name}' labels"
+        )
+    return data.labels.astype(np.float32), [model_names.index(n) for n in data.label_names]
+
+
 def freeze_features(model: Any, frozen: bool) -> None:
     """Freeze (or unfreeze) the convolutional part; frozen BatchNorm keeps its statistics."""
     for p in model.features.parameters():

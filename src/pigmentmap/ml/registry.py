@@ -31,13 +31,16 @@ def architectures() -> list[str]:
     >>> "paper-cnn" in architectures()
     True
     """
+    import pigmentmap.ml.fast_cnn
     import pigmentmap.ml.paper_cnn  # noqa: F401  (registers itself)
 
     return sorted(_REGISTRY)
 
 
-def create_model(name: str, *, n_inputs: int, n_classes: int) -> torch.nn.Module:
-    """Build a registered architecture.
+def create_model(
+    name: str, *, n_inputs: int, n_classes: int, n_input_channels: int = 1
+) -> torch.nn.Module:
+    """Build a registered architecture for inputs of ``n_input_channels`` x ``n_inputs``.
 
     Examples
     --------
@@ -49,4 +52,12 @@ def create_model(name: str, *, n_inputs: int, n_classes: int) -> torch.nn.Module
         raise PigmentmapError(
             f"unknown architecture '{name}' (known: {', '.join(architectures())})"
         )
-    return _REGISTRY[name](n_inputs=n_inputs, n_classes=n_classes)
+    if name == "paper-cnn":
+        if n_input_channels != 1:
+            raise PigmentmapError(
+                "paper-cnn takes one input channel (no mask): use fast-cnn for the canonical input"
+            )
+        return _REGISTRY[name](n_inputs=n_inputs, n_classes=n_classes)
+    return _REGISTRY[name](
+        n_inputs=n_inputs, n_classes=n_classes, n_input_channels=n_input_channels
+    )

@@ -1,5 +1,10 @@
 """Training (paper section 2.4): 80/20 train/test split, k-fold cross-validation on the train part,
 Adam, batch 64, early stopping on the validation loss; the best fold is kept.
+
+A dataset of the ``universal`` design (it carries ``/detectability``) is trained on the
+canonical, masked input (:meth:`Preprocessor.canonical`) with every training spectrum drawn anew
+each epoch by :class:`pigmentmap.ml.augment.Augmenter` (a new instrument, count level and
+calibration error), and with the classes physics cannot back masked out of the loss.
 """
 
 from __future__ import annotations
@@ -7,9 +12,10 @@ from __future__ import annotations
 import copy
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -36,7 +42,7 @@ class TrainSettings:
     Keras-default behaviour.
     """
 
-    architecture: str = "paper-cnn"
+    architecture: str | None = None
     folds: int = 5
     run_folds: int | None = None
     epochs: int = 150
@@ -46,6 +52,67 @@ class TrainSettings:
     test_fraction: float = 0.2
     seed: int = 0
     monitor: str = "f1"
+
+    def architecture_for(self, data: Dataset) -> str:
+        """The architecture asked for, or the default for this kind of data."""
+        if self.architecture:
+            return self.architecture
+        return "fast-cnn" if data.detectability is not None else "paper-cnn"
+
+
+Batch = tuple[np.ndarray, np.ndarray, np.ndarray | None]
+
+
+class BatchSource(Protocol):
+    """Training batches, drawn anew each epoch."""
+
+    def __len__(self) -> int: ...
+
+    def epoch(self, rng: np.random.Generator, batch_size: int) -> Iterator[Batch]: ...
+
+
+class ArraySource:
+    """Fixed preprocessed inputs and labels, shuffled each epoch."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
+        self.x, self.y = x, y
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def epoch(self, rng: np.random.Generator, batch_size: int) -> Iterator[Batch]:
+        order = rng.permutation(len(self.x))
+        for s in range(0, len(order), batch_size):
+            idx = order[s : s + batch_size]
+            yield self.x[idx], self.y[idx], None
+
+
+class AugmentedSource:
+    """Rows of a universal dataset, each drawn as a new measurement every epoch."""
+
+    def __init__(self, augmenter: Any, index: np.ndarray) -> None:
+        self.augmenter, self.index = augmenter, index
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def epoch(self, rng: np.random.Generator, batch_size: int) -> Iterator[Batch]:
+        """Batches drawn one ahead in a thread (numpy releases the GIL): the draw of the next
+        batch overlaps the training step on this one. One thread and one generator used in
+        order, so the batches are the same as drawn in line."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        order = rng.permutation(self.index)
+        starts = range(0, len(order), batch_size)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = None
+            for s in starts:
+                nxt = pool.submit(self.augmenter.draw, order[s : s + batch_size], rng)
+                if pending is not None:
+                    yield pending.result()
+                pending = nxt
+            if pending is not None:
+                yield pending.result()
 
 
 def set_determinism(seed: int) -> None:
@@ -66,25 +133,38 @@ def predict_proba(model: nn.Module, x: np.ndarray, *, batch_size: int = 64) -> n
     return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
 
 
-def _loss(model: nn.Module, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> float:
+def _bce(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
+    """Mean BCE over the entries of weight 1 (all entries without weights)."""
+    if w is None:
+        return nn.functional.binary_cross_entropy_with_logits(logits, y)
+    per = nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="none")
+    return (per * w).sum() / w.sum().clamp(min=1.0)
+
+
+def _loss(
+    model: nn.Module,
+    x: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray | None = None,
+    batch_size: int = 256,
+) -> float:
     model.eval()
-    fn = nn.BCEWithLogitsLoss(reduction="sum")
-    total = 0.0
+    total, count = 0.0, 0.0
     with torch.no_grad():
         for s in range(0, len(x), batch_size):
-            total += float(
-                fn(
-                    model(torch.from_numpy(x[s : s + batch_size])),
-                    torch.from_numpy(y[s : s + batch_size]),
-                )
-            )
-    return total / (len(x) * y.shape[1])
+            logits = model(torch.from_numpy(x[s : s + batch_size]))
+            yb = torch.from_numpy(y[s : s + batch_size])
+            wb = torch.ones_like(yb) if w is None else torch.from_numpy(w[s : s + batch_size])
+            per = nn.functional.binary_cross_entropy_with_logits(logits, yb, reduction="none")
+            total += float((per * wb).sum())
+            count += float(wb.sum())
+    return total / max(count, 1.0)
 
 
 def fit(
     model: nn.Module,
-    x_train: np.ndarray,
-    y_train: np.ndarray,
+    x_train: np.ndarray | BatchSource,
+    y_train: np.ndarray | None,
     x_val: np.ndarray,
     y_val: np.ndarray,
     *,
@@ -98,44 +178,61 @@ def fit(
     progress: bool = True,
     desc: str = "train",
     monitor: str = "f1",
+    w_val: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Adam + BCE with early stopping on the validation macro F1 (or loss); best weights restored."""
+    """Adam + BCE with early stopping on the validation macro F1 (or loss); best weights restored.
+
+    ``x_train`` is an array of inputs (with labels ``y_train``) or a :class:`BatchSource` that
+    draws batches (inputs, labels, loss weights) anew each epoch. ``w_val`` (0/1) leaves
+    entries out of the validation loss and F1.
+    """
     if monitor not in ("f1", "loss"):
         raise PigmentmapError(f"monitor must be 'f1' or 'loss', got '{monitor}'")
+    if isinstance(x_train, np.ndarray):
+        if y_train is None:
+            raise PigmentmapError("training inputs given without labels")
+        source: BatchSource = ArraySource(x_train, y_train)
+    else:
+        source = x_train
     rng = np.random.default_rng(seed)
     opt = torch.optim.Adam(
         parameters if parameters is not None else model.parameters(), lr=learning_rate
     )
-    loss_fn = nn.BCEWithLogitsLoss()
     best_score, best_loss, best_state, best_epoch, stale = -float("inf"), float("inf"), None, 0, 0
     history = []
     bar = tqdm(range(epochs), disable=not progress, desc=desc, unit="epoch")
     t0 = time.perf_counter()
     for epoch in bar:
         model.train()
-        order = rng.permutation(len(x_train))
-        running = 0.0
-        for s in range(0, len(order), batch_size):
-            idx = order[s : s + batch_size]
-            if len(idx) < 2:  # BatchNorm needs two samples
+        running, seen = 0.0, 0
+        for xb, yb, wb in source.epoch(rng, batch_size):
+            if len(xb) < 2:  # BatchNorm needs two samples
                 continue
             opt.zero_grad()
-            loss = loss_fn(model(torch.from_numpy(x_train[idx])), torch.from_numpy(y_train[idx]))
+            loss = _bce(
+                model(torch.from_numpy(xb)),
+                torch.from_numpy(yb),
+                None if wb is None else torch.from_numpy(wb),
+            )
             loss.backward()
             opt.step()
-            running += loss.item() * len(idx)
-        val_loss = _loss(model, x_val, y_val)
-        val_f1 = class_metrics(y_val, predict_proba(model, x_val), label_names)["macro_f1"]
+            running += loss.item() * len(xb)
+            seen += len(xb)
+        val_loss = _loss(model, x_val, y_val, w_val)
+        val_f1 = class_metrics(y_val, predict_proba(model, x_val), label_names, mask=w_val)[
+            "macro_f1"
+        ]
+        train_loss = running / max(1, seen)
         history.append(
             {
                 "epoch": epoch + 1,
-                "train_loss": running / len(order),
+                "train_loss": train_loss,
                 "val_loss": val_loss,
                 "val_macro_f1": val_f1,
             }
         )
         bar.set_postfix(
-            loss=f"{running / len(order):.4f}", val_loss=f"{val_loss:.4f}", val_f1=f"{val_f1:.3f}"
+            loss=f"{train_loss:.4f}", val_loss=f"{val_loss:.4f}", val_f1=f"{val_f1:.3f}"
         )
         score = val_f1 if monitor == "f1" else -val_loss
         if score > best_score + 1e-6:
@@ -192,8 +289,14 @@ def train(
     preprocessor: Preprocessor | None = None,
     progress: bool = True,
     overwrite: bool = False,
+    augment: Any = None,
 ) -> dict[str, Any]:
-    """Train with k-fold cross-validation and save the best fold to ``out``; returns the card."""
+    """Train with k-fold cross-validation and save the best fold to ``out``; returns the card.
+
+    A universal dataset (with ``/detectability``) is trained with instrument randomisation
+    (``augment``: :class:`pigmentmap.ml.augment.AugmentSettings`, default ranges if None); its
+    validation and test parts are drawn once, with a fixed seed, so that epochs compare.
+    """
     if data.labels is None:
         raise PigmentmapError("training needs labels")
     out = Path(out)
@@ -202,27 +305,62 @@ def train(
     if not out.parent.is_dir():
         raise PigmentmapError(f"output folder '{out.parent}' does not exist")
     set_determinism(settings.seed)
-    pre = preprocessor or Preprocessor.for_axis(data.axis)
-    x = pre(data.spectra, data.axis)
-    y = data.labels.astype(np.float32)
+    architecture = settings.architecture_for(data)
     test, parts = split_indices(
-        len(x), test_fraction=settings.test_fraction, folds=settings.folds, seed=settings.seed
+        len(data.spectra),
+        test_fraction=settings.test_fraction,
+        folds=settings.folds,
+        seed=settings.seed,
     )
+    augmenter = None
+    if data.detectability is not None:
+        from pigmentmap.ml.augment import Augmenter, AugmentSettings
+
+        augment = augment or AugmentSettings()
+        pre = preprocessor or Preprocessor.canonical()
+        augmenter = Augmenter(
+            data.spectra, data.axis, data.labels, data.detectability, pre, augment
+        )
+
+        def fixed(idx: np.ndarray, salt: int) -> Batch:
+            return augmenter.draw(idx, np.random.default_rng([settings.seed, salt]))
+
+    else:
+        pre = preprocessor or Preprocessor.for_axis(data.axis)
+        x_all = pre(data.spectra, data.axis)
+        y_all = data.labels.astype(np.float32)
+
+        def fixed(idx: np.ndarray, salt: int) -> Batch:
+            return x_all[idx], y_all[idx], None
+
+    x_test, y_test, w_test = fixed(test, 1)
     n_run = settings.run_folds or settings.folds
     folds_out, best = [], None
     for k in range(min(n_run, settings.folds)):
         val = parts[k]
         tr = np.concatenate([p for j, p in enumerate(parts) if j != k])
+        x_val, y_val, w_val = fixed(val, 2 + k)
+        source: BatchSource
+        if augmenter is not None:
+            source = AugmentedSource(augmenter, tr)
+        else:
+            x_tr, y_tr, _ = fixed(tr, 0)
+            source = ArraySource(x_tr, y_tr)
         torch.manual_seed(settings.seed + k)
-        model = create_model(settings.architecture, n_inputs=pre.n_channels, n_classes=y.shape[1])
+        model = create_model(
+            architecture,
+            n_inputs=pre.n_channels,
+            n_classes=len(data.label_names),
+            n_input_channels=2 if pre.masked else 1,
+        )
         result = fit(
-            model, x[tr], y[tr], x[val], y[val],
+            model, source, None, x_val, y_val, w_val=w_val,
             epochs=settings.epochs, patience=settings.patience, batch_size=settings.batch_size,
             learning_rate=settings.learning_rate, seed=settings.seed + k, label_names=data.label_names,
             progress=progress, desc=f"fold {k + 1}/{settings.folds}", monitor=settings.monitor,
         )  # fmt: skip
         metrics = (
-            class_metrics(y[test], predict_proba(model, x[test]), data.label_names)
+            class_metrics(y_test, predict_proba(model, x_test), data.label_names, mask=w_test)
             if len(test)
             else None
         )
@@ -241,8 +379,8 @@ def train(
             best = (fold, copy.deepcopy(model))
     assert best is not None
     best_fold, best_model = best
-    card = {
-        "architecture": settings.architecture,
+    card: dict[str, Any] = {
+        "architecture": architecture,
         "label_names": list(data.label_names),
         "preprocessor": pre.to_dict(),
         "instrument": data.attrs.get("instrument", ""),
@@ -251,12 +389,14 @@ def train(
         "data": {
             "file": data.path.name,
             "sha256": sha256_file(data.path),
-            "n_spectra": len(x),
+            "n_spectra": len(data.spectra),
             "design": data.attrs.get("design", ""),
+            "info": data.attrs.get("info", ""),
             "n_test": len(test),
         },
         "training": {
             **settings.__dict__,
+            "architecture": architecture,
             "folds_trained": len(folds_out),
             "best_fold": best_fold["fold"],
             "seconds_total": sum(f["seconds"] for f in folds_out),
@@ -267,5 +407,11 @@ def train(
         },
         "metrics": {"folds": folds_out, "test_best_fold": best_fold["test"]},
     }
+    if augmenter is not None:
+        card["training"]["augment"] = augment.to_dict()
+        card["training"]["label_rule"] = (
+            f"a present class below {augment.sigma:g} sigma (matched filter, at the drawn counts "
+            "and upper end) is masked out of the loss and the metrics"
+        )
     save_model(best_model, card, out, overwrite=overwrite)
     return card

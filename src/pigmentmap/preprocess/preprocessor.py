@@ -17,6 +17,14 @@ from pigmentmap.core.errors import PigmentmapError
 
 TRANSFORMS = ("loglogsqrt", "none")
 NORMALISATIONS = ("max", "sum", "none")
+RESAMPLINGS = ("interp", "rebin")
+
+#: The canonical input of instrument-independent models: 2000 bins of 20 eV from 1 to 41 keV.
+CANONICAL_START_KEV = 1.0
+CANONICAL_BIN_KEV = 0.02
+CANONICAL_N_BINS = 2000
+#: The energy range a scan must cover for an instrument-independent model.
+CANONICAL_REQUIRED_KEV = (2.0, 20.0)
 
 
 def check_counts(counts: np.ndarray, *, what: str = "counts") -> None:
@@ -81,6 +89,65 @@ def resample(counts: np.ndarray, source: EnergyAxis, target_kev: np.ndarray) -> 
     return (out * width_tgt).reshape(*counts.shape[:-1], len(target_kev))
 
 
+def channel_edges(axis: EnergyAxis) -> np.ndarray:
+    """Channel boundaries (n_channels + 1 values, keV): midpoints between channel centres.
+
+    Examples
+    --------
+    >>> channel_edges(EnergyAxis(0.0, 0.01, 3)).round(3).tolist()
+    [-0.005, 0.005, 0.015, 0.025]
+    """
+    e = axis.energies
+    mid = 0.5 * (e[1:] + e[:-1])
+    return np.concatenate([[e[0] - (mid[0] - e[0])], mid, [e[-1] + (e[-1] - mid[-1])]])
+
+
+def rebin(
+    counts: np.ndarray, source_edges: np.ndarray, target_edges: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Counts in source bins -> counts in target bins, area-preserving; and which bins are covered.
+
+    The cumulative counts are interpolated linearly at the target edges (counts spread evenly
+    within each source bin), so every count lands in exactly one place whatever the two gains:
+    no interpolation ripple, no stripes when a coarse scan is read on a finer axis. A target bin
+    not wholly inside the source range is not covered: its counts are 0 and ``covered`` is False.
+
+    Parameters
+    ----------
+    counts : array (..., C)
+    source_edges : array (C + 1,)
+        Increasing bin edges of the counts (keV).
+    target_edges : array (M + 1,)
+        Increasing bin edges wanted (keV).
+
+    Returns
+    -------
+    out : array (..., M) float64
+    covered : array (M,) bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out, cov = rebin(np.ones(10), np.arange(11.0), np.array([-1.0, 0.0, 2.5, 5.0, 11.0]))
+    >>> out.tolist(), cov.tolist()
+    ([0.0, 2.5, 2.5, 0.0], [False, True, True, False])
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    cum = np.concatenate([np.zeros((*counts.shape[:-1], 1)), np.cumsum(counts, axis=-1)], axis=-1)
+    t = np.clip(target_edges, source_edges[0], source_edges[-1])
+    idx = np.clip(np.searchsorted(source_edges, t, side="right") - 1, 0, len(source_edges) - 2)
+    width = source_edges[idx + 1] - source_edges[idx]
+    frac = np.clip((t - source_edges[idx]) / width, 0.0, 1.0)
+    at = cum[..., idx] * (1.0 - frac) + cum[..., idx + 1] * frac
+    out = np.diff(at, axis=-1)
+    tol = 1e-9
+    covered = (target_edges[:-1] >= source_edges[0] - tol) & (
+        target_edges[1:] <= source_edges[-1] + tol
+    )
+    out[..., ~covered] = 0.0
+    return out, covered
+
+
 class EdgePaddingWarning(UserWarning):
     """A model's axis reached up to one channel beyond the spectra: edges were padded."""
 
@@ -116,8 +183,18 @@ class Preprocessor:
     n_channels: int
     transform: str = "loglogsqrt"
     normalise: str = "max"
+    resampling: str = "interp"
+    masked: bool = False
+    required_kev: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
+        if self.resampling not in RESAMPLINGS:
+            raise PigmentmapError(f"unknown resampling '{self.resampling}' (use {RESAMPLINGS})")
+        if self.required_kev is not None:
+            lo, hi = (float(v) for v in self.required_kev)
+            if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+                raise PigmentmapError(f"bad required energy range {self.required_kev}")
+            object.__setattr__(self, "required_kev", (lo, hi))
         if self.transform not in TRANSFORMS:
             raise PigmentmapError(f"unknown transform '{self.transform}' (use {TRANSFORMS})")
         if self.normalise not in NORMALISATIONS:
@@ -135,6 +212,32 @@ class Preprocessor:
         return cls(offset_kev=0.0, gain_kev=0.01, first_channel=281, n_channels=3815)
 
     @classmethod
+    def canonical(cls) -> Preprocessor:
+        """The instrument-independent input: 1-41 keV in 2000 bins of 20 eV, rebinned, masked.
+
+        Any scan covering at least 2-20 keV is accepted whatever its gain, channel count or
+        offset; bins the scan does not cover are 0 and flagged in the mask (the second input
+        channel), never extrapolated.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> pre = Preprocessor.canonical()
+        >>> x = pre(np.ones((3, 1024)), EnergyAxis(0.0, 0.0293, 1024))
+        >>> x.shape, float(x[0, 1].sum())
+        ((3, 2, 2000), 1449.0)
+        """
+        return cls(
+            offset_kev=CANONICAL_START_KEV + CANONICAL_BIN_KEV / 2,
+            gain_kev=CANONICAL_BIN_KEV,
+            first_channel=0,
+            n_channels=CANONICAL_N_BINS,
+            resampling="rebin",
+            masked=True,
+            required_kev=CANONICAL_REQUIRED_KEV,
+        )
+
+    @classmethod
     def for_axis(cls, axis: EnergyAxis, *, start_kev: float = 2.80, **kw: Any) -> Preprocessor:
         """Crop ``axis`` from the first channel above ``start_kev`` to its end."""
         first = int(np.searchsorted(axis.energies, start_kev + 1e-9))
@@ -146,13 +249,30 @@ class Preprocessor:
         ch = self.first_channel + np.arange(self.n_channels, dtype=np.float64)
         return self.offset_kev + self.gain_kev * ch
 
+    @property
+    def edges_kev(self) -> np.ndarray:
+        """Bin edges of the model's input channels (n_channels + 1 values)."""
+        ch = self.first_channel + np.arange(self.n_channels + 1, dtype=np.float64) - 0.5
+        return self.offset_kev + self.gain_kev * ch
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one preprocessed spectrum: (n_channels,) or (2, n_channels) when masked."""
+        return (2, self.n_channels) if self.masked else (self.n_channels,)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain values for the model card."""
-        return asdict(self)
+        out = asdict(self)
+        if self.required_kev is not None:
+            out["required_kev"] = list(self.required_kev)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Preprocessor:
         """Inverse of :meth:`to_dict`; refuses unknown keys."""
+        data = dict(data)
+        if isinstance(data.get("required_kev"), list):
+            data["required_kev"] = tuple(data["required_kev"])
         try:
             return cls(**data)
         except TypeError as err:
@@ -166,6 +286,8 @@ class Preprocessor:
                 f"spectra have {counts.shape[-1]} channels, their axis {axis.n_channels}"
             )
         check_counts(counts)
+        if self.resampling == "rebin":
+            return self._rebinned(counts, axis)
         same = (
             abs(axis.offset_kev - self.offset_kev) < 1e-9
             and abs(axis.gain_kev - self.gain_kev) < 1e-12
@@ -179,6 +301,39 @@ class Preprocessor:
         else:
             x = resample(counts, axis, self.energies_kev)
             x = np.clip(x, 0.0, None)
+        return self.finish(x)
+
+    def check_range(self, axis: EnergyAxis) -> None:
+        """Refuse an axis that does not cover ``required_kev``, in one line."""
+        if self.required_kev is None:
+            return
+        edges = channel_edges(axis)
+        lo, hi = float(edges[0]), float(edges[-1])
+        need_lo, need_hi = self.required_kev
+        if lo > need_lo + 1e-9 or hi < need_hi - 1e-9:
+            raise PigmentmapError(
+                f"the spectra cover {max(lo, 0.0):.2f}-{hi:.2f} keV; this model needs at least "
+                f"{need_lo:.2f}-{need_hi:.2f} keV"
+            )
+
+    def _rebinned(self, counts: np.ndarray, axis: EnergyAxis) -> np.ndarray:
+        self.check_range(axis)
+        edges = channel_edges(axis)
+        if not np.all(np.diff(edges) > 0):
+            raise PigmentmapError("the energy axis is not increasing over the spectra's channels")
+        x, covered = rebin(counts, edges, self.edges_kev)
+        return self.finish(x, covered)
+
+    def finish(self, x: np.ndarray, covered: np.ndarray | None = None) -> np.ndarray:
+        """Counts already on the model's bins -> transformed, normalised model input.
+
+        ``covered`` (bool per bin, or per spectrum and bin) marks the bins the scan reaches;
+        with ``masked`` it becomes the second input channel and the maximum is taken over
+        covered bins only.
+        """
+        x = np.clip(np.asarray(x, dtype=np.float64), 0.0, None)
+        if covered is not None:
+            x = np.where(covered, x, 0.0)
         if self.transform == "loglogsqrt":
             x = np.log1p(np.log1p(np.sqrt(x)))
         if self.normalise != "none":
@@ -188,4 +343,9 @@ class Preprocessor:
                 else x.sum(axis=-1, keepdims=True)
             )
             x = np.divide(x, scale, out=np.zeros_like(x), where=scale > 0)
-        return x.astype(np.float32)
+        if not self.masked:
+            return x.astype(np.float32)
+        mask = np.broadcast_to(
+            np.ones(x.shape[-1], dtype=bool) if covered is None else covered, x.shape
+        )
+        return np.stack([x, mask], axis=-2).astype(np.float32)

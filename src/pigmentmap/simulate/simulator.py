@@ -134,6 +134,8 @@ class Simulator:
         Stacks per array batch; bounds memory whatever the number of stacks.
     excitation : Excitation, optional
         Replaces the tube model (e.g. a monochromatic beam); photons per s per mA per sr.
+    elements : set of str, optional
+        Elements to tabulate up front (a batch with others rebuilds the tables).
     """
 
     def __init__(
@@ -148,6 +150,7 @@ class Simulator:
         pileup_resolving_time_s: float | None = None,
         batch_size: int = 256,
         excitation: Excitation | None = None,
+        elements: set[str] | None = None,
     ) -> None:
         self.instrument = instrument
         self.excitation = excitation or ebel_spectrum(instrument.tube, step_kev=step_kev)
@@ -164,8 +167,8 @@ class Simulator:
         self.batch_size = batch_size
         self._tables: _Tables | None = None
         self._response: dict[str, np.ndarray] = {}
-        if library is not None:
-            self._ensure(set(library.elements))
+        if library is not None or elements:
+            self._ensure(set(library.elements if library is not None else ()) | (elements or set()))
 
     # ------------------------------------------------------------------ set-up
     def _ensure(self, elements: set[str]) -> _Tables:

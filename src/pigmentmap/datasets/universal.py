@@ -1,0 +1,398 @@
+"""The ``universal`` design: paintings and instruments randomised over what real ones vary.
+
+One model for every instrument must have seen what changes from one scanner, one painting and
+one dwell time to the next. Each group of ``group_size`` stacks is simulated with its own random
+instrument (:func:`random_variant`):
+
+* tube: anode Rh, Ag, W, Mo, Cu or Cr; 25-50 kV; no filter, Al 50-500 um or Cu 10-100 um;
+  tube air path 0-20 mm;
+* geometry: scattering angle 90-150 degrees, split into incidence and take-off angles of
+  20-80 degrees each;
+* detector: 120-200 eV at Mn K-alpha, 300-1000 um of Si, Be window 8-25 um, air path 0-20 mm,
+  shelf 0.1-0.6 %, tail 0.3-3 %, pile-up resolving time 0-400 ns.
+
+Calibration error (+-80 eV, +-0.7 % gain), the scan's channel count, gain and upper end
+(20-41 keV), counts per spectrum (three decades) and smooth extra backgrounds are drawn anew at
+every training epoch (:mod:`pigmentmap.ml.augment`), so the stored spectra are noise-free
+expected counts on one fine simulation axis (:data:`SIM_AXIS`).
+
+Paint (:func:`universal_design`): a ground (chalk, gypsum, lime plaster for fresco, a lead-white
+priming over chalk, a clay bole, or bare glue size), with Sr and Fe traces in natural grounds;
+0-3 paint layers of 5-200 um (log-uniform) of 1-3 pigments from a palette of 29 classes; a
+binder (linseed oil, egg, animal glue; none in fresco); Mn traces in earth pigments.
+
+Labels that physics can back: with ``detectability=True`` the dataset stores, for each class
+present, the matched-filter significance ``z`` of its contribution (:func:`detectability_z`:
+the spectrum with the pigment against the spectrum with the pigment's mass replaced by organic
+binder, see :func:`without_pigment`; both simulated without secondary fluorescence, which
+changes line intensities by a few percent but not what is detectable), at the stored counts. A spectrum scaled to ``c`` times
+those counts has significance ``z * sqrt(c)``; a present class whose significance is below
+:data:`DETECTABLE_SIGMA` is not a positive label: it is masked out of the loss.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+
+from pigmentmap.core.axis import EnergyAxis
+from pigmentmap.core.errors import PigmentmapError
+from pigmentmap.datasets.designs import PAPER_LABELS, Design, labels_of
+from pigmentmap.instruments.instrument import Detector, Filter, Geometry, Instrument, Tube
+from pigmentmap.materials.library import PigmentLibrary
+from pigmentmap.materials.pigment import Pigment
+from pigmentmap.materials.stack import Layer, Stack
+
+#: The default palette: the paper's 11 classes and 18 more of the painter's common pigments.
+UNIVERSAL_LABELS = (
+    *PAPER_LABELS,
+    "azurite",
+    "malachite",
+    "smalt",
+    "ultramarine",
+    "lead_tin_yellow_i",
+    "naples_yellow",
+    "orpiment",
+    "realgar",
+    "yellow_ochre",
+    "red_ochre",
+    "raw_umber",
+    "titanium_white",
+    "barium_white",
+    "cadmium_yellow",
+    "cadmium_red",
+    "cerulean_blue",
+    "viridian",
+    "bone_black",
+)
+ANODES = ("Rh", "Ag", "W", "Mo", "Cu", "Cr")
+#: The axis of stored universal spectra: 20 eV channels from 0 to 42 keV (the models' bins).
+SIM_AXIS = EnergyAxis(offset_kev=0.0, gain_kev=0.02, n_channels=2100)
+#: Simulator options: 3 depth cells per layer for secondary fluorescence and a 0.4 keV tube
+#: spectrum step change total counts by 0.3 % against the defaults (6, 0.2) at 1/3 of the cost.
+SIMULATION = {"n_sublayers": 3, "step_kev": 0.4}
+#: A present class below this significance (sigma) at the spectrum's counts is masked.
+DETECTABLE_SIGMA = 5.0
+#: Upper ends (keV) of the ranges over which detectability is stored.
+DETECTABILITY_UPPER_KEV = (20.0, 25.0, 30.0, 35.0, 42.0)
+#: Earth pigments that carry a Mn trace.
+_EARTHS = ("yellow_ochre", "red_ochre", "iron_oxide")
+#: Ground -> probability.
+GROUNDS = {
+    "chalk": 0.40,
+    "gypsum": 0.20,
+    "lime_plaster": 0.15,
+    "lead_white_priming": 0.15,
+    "bole": 0.05,
+    "size_only": 0.05,
+}
+BINDERS = {"linseed_oil": 0.55, "egg_tempera": 0.30, "animal_glue": 0.15}
+#: The material that stands in for a pigment's mass in the "without" spectrum.
+FILLER = "linseed_oil"
+
+
+def random_variant(
+    rng: np.random.Generator,
+    *,
+    anodes: tuple[str, ...] = ANODES,
+    scattering_deg: tuple[float, float] = (90.0, 150.0),
+) -> dict[str, float | str]:
+    """One random instrument, as plain values (stored in the dataset's ``variants``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> v = random_variant(np.random.default_rng(0), anodes=("Ag",))
+    >>> v["anode"], 25 <= v["voltage_kv"] <= 50, 90 <= v["scattering_deg"] <= 150
+    ('Ag', True, True)
+    """
+    if not anodes:
+        raise PigmentmapError("at least one anode is needed")
+    scatter = float(rng.uniform(*scattering_deg))
+    lo, hi = max(20.0, scatter - 80.0), min(80.0, scatter - 20.0)
+    incidence = float(rng.uniform(lo, hi))
+    kind = rng.choice(["none", "Al", "Cu"], p=[0.5, 0.3, 0.2])
+    filter_um = {"none": 0.0, "Al": rng.uniform(50, 500), "Cu": rng.uniform(10, 100)}[str(kind)]
+    return {
+        "anode": str(rng.choice(list(anodes))),
+        "voltage_kv": float(rng.uniform(25.0, 50.0)),
+        "filter": str(kind),
+        "filter_um": float(filter_um),
+        "tube_air_mm": float(rng.uniform(0.0, 20.0)),
+        "incidence_deg": incidence,
+        "takeoff_deg": scatter - incidence,
+        "scattering_deg": scatter,
+        "fwhm_mn_ka_ev": float(rng.uniform(120.0, 200.0)),
+        "si_thickness_um": float(rng.uniform(300.0, 1000.0)),
+        "detector_window_be_um": float(rng.uniform(8.0, 25.0)),
+        "detector_air_mm": float(rng.uniform(0.0, 20.0)),
+        "shelf_fraction": float(rng.uniform(0.001, 0.006)),
+        "tail_fraction": float(np.exp(rng.uniform(np.log(0.003), np.log(0.03)))),
+        "pileup_resolving_time_ns": float(rng.uniform(0.0, 400.0)),
+    }
+
+
+_FILTER_DENSITY = {"Al": 2.70, "Cu": 8.96}
+
+
+def universal_instrument(base: Instrument, variant: dict[str, float | str]) -> Instrument:
+    """``base`` with the tube, geometry and detector of ``variant``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pigmentmap.instruments import load_instrument
+    >>> v = random_variant(np.random.default_rng(1))
+    >>> inst = universal_instrument(load_instrument("elio"), v)
+    >>> inst.tube.anode == v["anode"], inst.geometry.scattering_angle_deg == v["scattering_deg"]
+    (True, True)
+    """
+    kind = str(variant["filter"])
+    filters = (
+        (Filter(kind, float(variant["filter_um"]), _FILTER_DENSITY[kind]),)
+        if kind != "none"
+        else ()
+    )
+    tube: Tube = replace(
+        base.tube,
+        anode=str(variant["anode"]),
+        voltage_kv=float(variant["voltage_kv"]),
+        filters=filters,
+        air_path_mm=float(variant["tube_air_mm"]),
+    )
+    geometry = Geometry(
+        incidence_deg=float(variant["incidence_deg"]),
+        takeoff_deg=float(variant["takeoff_deg"]),
+        scattering_deg=float(variant["scattering_deg"]),
+    )
+    detector: Detector = replace(
+        base.detector,
+        fwhm_mn_ka_ev=float(variant["fwhm_mn_ka_ev"]),
+        si_thickness_um=float(variant["si_thickness_um"]),
+        window_be_um=float(variant["detector_window_be_um"]),
+        air_path_mm=float(variant["detector_air_mm"]),
+        shelf_fraction=float(variant["shelf_fraction"]),
+        tail_fraction=float(variant["tail_fraction"]),
+        pileup_resolving_time_ns=float(variant["pileup_resolving_time_ns"]),
+    )
+    return replace(
+        base,
+        name=f"{base.name}-universal",
+        tube=tube,
+        geometry=geometry,
+        detector=detector,
+    )
+
+
+def _with_trace(
+    components: list[tuple[Pigment, float]], trace: Pigment, fraction: float
+) -> list[tuple[Pigment, float]]:
+    return [(p, f * (1.0 - fraction)) for p, f in components] + [(trace, fraction)]
+
+
+def _ground(
+    library: PigmentLibrary, rng: np.random.Generator, binder: Pigment | None, bf: float
+) -> tuple[list[Layer], bool]:
+    """Ground layers (top to bottom) and whether the painting is a fresco (no binder)."""
+    names = list(GROUNDS)
+    p = np.array(list(GROUNDS.values()))
+    kind = names[int(rng.choice(len(names), p=p / p.sum()))]
+    sr, fe = library["trace_strontium"], library["trace_iron"]
+
+    def natural(name: str) -> list[tuple[Pigment, float]]:
+        comps = [(library[name], 1.0)]
+        comps = _with_trace(comps, sr, float(rng.uniform(0.0005, 0.005)))
+        if rng.random() < 0.5:
+            comps = _with_trace(comps, fe, float(rng.uniform(0.0005, 0.003)))
+        return comps
+
+    thick = float(rng.uniform(100.0, 400.0))
+    if kind == "chalk":
+        return [Layer(tuple(natural("calcium_carbonate")), thick, binder, bf)], False
+    if kind == "gypsum":
+        return [Layer(tuple(natural("gypsum")), thick, binder, bf)], False
+    if kind == "lime_plaster":
+        comps = _with_trace([(library["lime_plaster"], 1.0)], fe, float(rng.uniform(0.001, 0.01)))
+        return [Layer(tuple(comps), 1000.0, None, 0.0)], True
+    if kind == "lead_white_priming":
+        priming = Layer(((library["lead_white"], 1.0),), float(rng.uniform(20.0, 80.0)), binder, bf)
+        return [priming, Layer(tuple(natural("calcium_carbonate")), thick, binder, bf)], False
+    if kind == "bole":
+        comps = _with_trace([(library["kaolin"], 1.0)], fe, float(rng.uniform(0.01, 0.05)))
+        return [
+            Layer(tuple(comps), float(rng.uniform(10.0, 40.0)), binder, bf),
+            Layer(tuple(natural("gypsum")), thick, binder, bf),
+        ], False
+    glue = library["animal_glue"]
+    return [Layer(((glue, 1.0),), thick, None, 0.0)], False
+
+
+def _paint_layer(
+    library: PigmentLibrary,
+    rng: np.random.Generator,
+    palette: tuple[str, ...],
+    binder: Pigment | None,
+    bf: float,
+    *,
+    min_fraction: float,
+) -> Layer:
+    k = int(rng.choice([1, 2, 3], p=[0.5, 0.35, 0.15]))
+    k = min(k, len(palette))
+    chosen = [palette[i] for i in rng.choice(len(palette), size=k, replace=False)]
+    share = rng.dirichlet(np.full(k, float(rng.choice([0.3, 1.0, 3.0]))))
+    frac = min_fraction + (1.0 - k * min_fraction) * share
+    comps = [(library[n], float(f)) for n, f in zip(chosen, frac, strict=True)]
+    if any(n in _EARTHS for n in chosen) and rng.random() < 0.6:
+        comps = _with_trace(comps, library["trace_manganese"], float(rng.uniform(0.001, 0.01)))
+    thick = float(np.exp(rng.uniform(np.log(5.0), np.log(200.0))))
+    return Layer(tuple(comps), thick, binder, bf)
+
+
+def universal_design(
+    library: PigmentLibrary,
+    *,
+    n: int,
+    seed: int = 0,
+    pigments: tuple[str, ...] = UNIVERSAL_LABELS,
+    anodes: tuple[str, ...] = ANODES,
+    scattering_deg: tuple[float, float] = (90.0, 150.0),
+    group_size: int = 256,
+    min_fraction: float = 0.005,
+) -> Design:
+    """Random paintings on random instruments (see the module docstring).
+
+    Parameters
+    ----------
+    library : PigmentLibrary
+    n : int
+        Number of stacks.
+    seed : int
+        Seed of the design (the stored spectra are noise-free).
+    pigments : tuple of str
+        The label classes, library names.
+    anodes, scattering_deg
+        What the random instruments may use (hold some out to test on unseen instruments).
+    group_size : int
+        Stacks per random instrument.
+    min_fraction : float
+        Smallest mass fraction of a pigment in a layer.
+
+    Examples
+    --------
+    >>> from pigmentmap.materials import default_library
+    >>> d = universal_design(default_library(), n=20, seed=1, group_size=8)
+    >>> d.labels.shape, len(d.variants), d.detectability
+    ((20, 29), 3, True)
+    """
+    if n < 1:
+        raise PigmentmapError("a universal design needs n >= 1")
+    if group_size < 1:
+        raise PigmentmapError("group_size must be >= 1")
+    if not 0 < min_fraction < 1.0 / 3.0:
+        raise PigmentmapError("min_fraction must be in (0, 1/3)")
+    lo, hi = scattering_deg
+    if not 40.0 <= lo <= hi <= 160.0:
+        raise PigmentmapError(f"scattering angles {scattering_deg} outside 40-160 degrees")
+    rng = np.random.default_rng(seed)
+    palette = tuple(library[p].name for p in pigments)
+    binders = list(BINDERS)
+    p_binder = np.array(list(BINDERS.values()))
+    stacks, labels = [], []
+    for _ in range(n):
+        binder = library[binders[int(rng.choice(len(binders), p=p_binder / p_binder.sum()))]]
+        bf = float(rng.uniform(0.1, 0.4))
+        ground, fresco = _ground(library, rng, binder, bf)
+        paint_binder, paint_bf = (None, 0.0) if fresco else (binder, bf)
+        n_layers = 0 if rng.random() < 0.05 else int(rng.choice([1, 2, 3], p=[0.4, 0.4, 0.2]))
+        layers = [
+            _paint_layer(library, rng, palette, paint_binder, paint_bf, min_fraction=min_fraction)
+            for _ in range(n_layers)
+        ]
+        stack = Stack((*layers, *ground))
+        stacks.append(stack)
+        labels.append(labels_of(stack, palette))
+    n_groups = math.ceil(n / group_size)
+    variants = tuple(
+        random_variant(rng, anodes=anodes, scattering_deg=scattering_deg) for _ in range(n_groups)
+    )
+    return Design(
+        "universal",
+        tuple(stacks),
+        np.array(labels, dtype=np.uint8),
+        palette,
+        variant=np.arange(n) // group_size,
+        variants=variants,
+        info={
+            "anodes": ",".join(anodes),
+            "scattering_deg": f"{lo:g}-{hi:g}",
+            "group_size": str(group_size),
+        },
+        detectability=True,
+        simulation=dict(SIMULATION),
+    )
+
+
+def without_pigment(stack: Stack, names: set[str], filler: Pigment) -> Stack:
+    """``stack`` with the mass of the pigments ``names`` replaced by ``filler`` in every layer.
+
+    The layer keeps its thickness and its other pigments' fractions; only the X-ray signature
+    of the removed pigment goes (an organic filler such as the binder has no lines above 1 keV).
+
+    Examples
+    --------
+    >>> from pigmentmap.materials import default_library, parse_stack
+    >>> lib = default_library()
+    >>> s = parse_stack("VM=0.5+LW=0.5:50/CaCO3:100", library=lib)
+    >>> sorted(without_pigment(s, {"vermilion"}, lib["linseed_oil"]).pigments_present())
+    ['calcium_carbonate', 'lead_white', 'linseed_oil']
+    """
+    layers = []
+    for layer in stack.layers:
+        removed = sum(f for p, f in layer.components if p.name in names)
+        if removed == 0:
+            layers.append(layer)
+            continue
+        comps = [(p, f) for p, f in layer.components if p.name not in names]
+        comps.append((filler, removed))
+        layers.append(replace(layer, components=tuple(comps)))
+    return Stack(tuple(layers))
+
+
+def detectability_z(
+    with_counts: np.ndarray,
+    without_counts: np.ndarray,
+    *,
+    energies_kev: np.ndarray,
+    lower_kev: float = 1.0,
+    upper_kev: tuple[float, ...] = DETECTABILITY_UPPER_KEV,
+    floor_counts: float = 1e-6,
+) -> np.ndarray:
+    """Matched-filter significance of the difference of two expected spectra, per row and range.
+
+    ``z = sqrt(sum((S - S')^2 / S))`` over the channels from ``lower_kev`` up to each of
+    ``upper_kev`` (a scan that ends at 20 keV cannot see Cd, Sn, Sb or Ba K lines): the
+    signal-to-noise of the best possible test for the difference under Poisson noise at these
+    counts. At ``c`` times the counts it is ``z * sqrt(c)``.
+
+    Returns
+    -------
+    array (N, len(upper_kev))
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> e = np.arange(100) * 0.5
+    >>> s = np.full((1, 100), 100.0)
+    >>> t = s.copy(); t[0, 50] += 30.0  # at 25 keV
+    >>> detectability_z(t, s, energies_kev=e, upper_kev=(20.0, 42.0)).round(3).tolist()
+    [[0.0, 2.631]]
+    """
+    s = np.maximum(with_counts, floor_counts)
+    term = (with_counts - without_counts) ** 2 / s
+    out = np.empty((term.shape[0], len(upper_kev)))
+    for j, hi in enumerate(upper_kev):
+        keep = (energies_kev >= lower_kev) & (energies_kev < hi)
+        out[:, j] = np.sqrt(term[:, keep].sum(axis=-1))
+    return out

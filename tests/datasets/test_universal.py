@@ -1,0 +1,135 @@
+"""The universal design: random paintings on random instruments, and labels physics can back."""
+
+import h5py
+import numpy as np
+import pytest
+
+from pigmentmap.core.errors import PigmentmapError
+from pigmentmap.datasets.store import generate_dataset, read_dataset
+from pigmentmap.datasets.universal import (
+    ANODES,
+    DETECTABILITY_UPPER_KEV,
+    SIM_AXIS,
+    UNIVERSAL_LABELS,
+    detectability_z,
+    random_variant,
+    universal_design,
+    universal_instrument,
+    without_pigment,
+)
+from pigmentmap.instruments import load_instrument
+from pigmentmap.materials import default_library, parse_stack
+from pigmentmap.simulate.simulator import Simulator
+
+LIB = default_library()
+
+
+def test_palette_has_the_papers_classes_and_at_least_24():
+    from pigmentmap.datasets import PAPER_LABELS
+
+    assert len(UNIVERSAL_LABELS) >= 24 and set(PAPER_LABELS) <= set(UNIVERSAL_LABELS)
+    assert all(name in LIB for name in UNIVERSAL_LABELS)
+
+
+def test_variants_stay_in_their_ranges_and_cover_every_anode():
+    rng = np.random.default_rng(0)
+    vs = [random_variant(rng) for _ in range(300)]
+    assert {v["anode"] for v in vs} == set(ANODES)
+    for v in vs:
+        assert 25 <= v["voltage_kv"] <= 50
+        assert 90 <= v["scattering_deg"] <= 150
+        assert v["incidence_deg"] + v["takeoff_deg"] == pytest.approx(v["scattering_deg"])
+        assert 20 <= v["incidence_deg"] <= 80 and 20 <= v["takeoff_deg"] <= 80
+        assert 120 <= v["fwhm_mn_ka_ev"] <= 200
+
+
+def test_held_out_anodes_and_angles_are_never_drawn():
+    d = universal_design(LIB, n=600, seed=2, group_size=10, anodes=("Rh", "W"),
+                         scattering_deg=(90.0, 110.0))  # fmt: skip
+    assert {v["anode"] for v in d.variants} == {"Rh", "W"}
+    assert max(v["scattering_deg"] for v in d.variants) <= 110
+
+
+def test_design_layers_grounds_and_labels():
+    d = universal_design(LIB, n=400, seed=3)
+    n_layers = [len(s.layers) for s in d.stacks]
+    assert max(n_layers) >= 4 and min(n_layers) == 1  # 0-3 paint layers over 1-2 ground layers
+    thick = [layer.thickness_um for s in d.stacks for layer in s.layers[:-1]]
+    assert min(thick) >= 5.0
+    # Fresco (lime plaster): no binder in any layer.
+    fresco = [s for s in d.stacks if s.layers[-1].components[0][0].name == "lime_plaster"]
+    assert fresco and all(layer.binder is None for s in fresco for layer in s.layers)
+    # Traces are not classes; every positive label is a pigment in the stack.
+    for s, y in zip(d.stacks, d.labels, strict=True):
+        present = s.pigments_present()
+        assert {UNIVERSAL_LABELS[k] for k in np.flatnonzero(y)} <= present
+    assert d.labels.sum(0).min() > 0  # every class occurs
+
+
+def test_universal_instrument_applies_the_variant():
+    v = random_variant(np.random.default_rng(4))
+    inst = universal_instrument(load_instrument("elio"), v)
+    assert inst.tube.anode == v["anode"]
+    assert inst.detector.fwhm_mn_ka_ev == v["fwhm_mn_ka_ev"]
+    assert inst.geometry.scattering_angle_deg == v["scattering_deg"]
+
+
+def test_without_pigment_keeps_thickness_and_other_pigments():
+    s = parse_stack("VM=0.2+LW=0.8:40/CaCO3:200", library=LIB)
+    w = without_pigment(s, {"vermilion"}, LIB["linseed_oil"])
+    assert [layer.thickness_um for layer in w.layers] == [40.0, 200.0]
+    assert "Hg" not in w.elements and "Pb" in w.elements
+
+
+def test_detectability_z_scales_as_sqrt_counts_and_respects_the_upper_end():
+    e = SIM_AXIS.energies
+    rng = np.random.default_rng(0)
+    base = rng.uniform(50, 100, (1, len(e)))
+    peak = base.copy()
+    peak[0, np.argmin(np.abs(e - 23.2))] += 40  # a Cd K-alpha-like excess
+    z1 = detectability_z(peak, base, energies_kev=e)
+    z4 = detectability_z(4 * peak, 4 * base, energies_kev=e)
+    assert np.allclose(z4, 2 * z1)
+    assert z1[0, 0] == 0.0 and z1[0, -1] > 0  # invisible up to 20 keV, seen up to 42
+
+
+def _simulated_z(stack_text, *, live_time_s):
+    inst = load_instrument("elio").with_changes(live_time_s=live_time_s)
+    sim = Simulator(inst, secondary_fluorescence=False)
+    stack = parse_stack(stack_text, library=LIB)
+    with_ = sim.simulate([stack]).counts
+    without = sim.simulate([without_pigment(stack, {"vermilion"}, LIB["linseed_oil"])]).counts
+    return float(detectability_z(with_, without, energies_kev=inst.axis.energies)[0, -1])
+
+
+def test_label_rule_masks_a_trace_under_thick_lead_white_and_keeps_a_visible_one():
+    """0.3 % vermilion under 150 um of lead white at a short dwell is below the noise: masked;
+    30 % vermilion on top is not."""
+    hidden = _simulated_z("LW:150/LW=0.997+VM=0.003:60/CaCO3:200", live_time_s=0.05)
+    visible = _simulated_z("VM=0.3+LW=0.7:60/CaCO3:200", live_time_s=0.05)
+    assert hidden < 5.0 < visible
+
+
+def test_generated_universal_dataset_stores_detectability(tmp_path):
+    d = universal_design(LIB, n=24, seed=5, group_size=12)
+    out = generate_dataset(d, instrument=load_instrument("elio"), out=tmp_path / "u.h5", seed=0,
+                           library_hash=LIB.hash, noise=False, progress=False)  # fmt: skip
+    data = read_dataset(out)
+    assert data.spectra.shape == (24, SIM_AXIS.n_channels)
+    assert data.detectability.shape == (24, len(UNIVERSAL_LABELS), len(DETECTABILITY_UPPER_KEV))
+    present = data.labels.astype(bool)
+    assert (data.detectability[~present] == 0).all()
+    assert (data.detectability[present][:, -1] > 0).mean() > 0.9
+    # z grows with the range it is taken over.
+    assert (np.diff(data.detectability[present], axis=-1) >= -1e-3).all()
+    with h5py.File(out) as f:
+        assert f.attrs["noise"] == "expected"
+
+
+def test_bad_universal_arguments_are_refused():
+    with pytest.raises(PigmentmapError):
+        universal_design(LIB, n=0)
+    with pytest.raises(PigmentmapError):
+        universal_design(LIB, n=5, scattering_deg=(10.0, 20.0))
+    with pytest.raises(PigmentmapError):
+        random_variant(np.random.default_rng(0), anodes=())
