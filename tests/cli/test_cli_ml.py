@@ -117,7 +117,9 @@ def test_bad_data_for_evaluate(tmp_path, capsys, model_dir):
         f["counts"] = np.ones((2, 400))
     assert_one_line_error(*run(capsys, "evaluate", model_dir, nospec)[::2], "no /spectra")
     other = write_synthetic(tmp_path / "other.h5", names=("red", "green", "violet"))
-    assert_one_line_error(*run(capsys, "evaluate", model_dir, other)[::2], "the model does not predict violet")
+    assert_one_line_error(
+        *run(capsys, "evaluate", model_dir, other)[::2], "the model does not predict violet"
+    )
     short = write_synthetic(tmp_path / "short.h5", n_channels=100)
     assert_one_line_error(*run(capsys, "evaluate", model_dir, short)[::2], "cannot resample")
     nan = write_synthetic(tmp_path / "nan.h5", nan=True)

@@ -126,6 +126,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_model(args: argparse.Namespace) -> int:
+    from pigmentmap.ml import DEFAULT_MODEL
     from pigmentmap.ml.checkpoint import read_card, shipped_models
 
     if args.action == "list":
@@ -135,8 +136,16 @@ def _cmd_model(args: argparse.Namespace) -> int:
         for name in sorted(models):
             card = read_card(models[name])
             f1 = (card.get("metrics", {}).get("test_best_fold") or {}).get("macro_f1", float("nan"))
+            pre = card["preprocessor"]
+            needs = (
+                f"any scan covering {pre['required_kev'][0]:g}-{pre['required_kev'][1]:g} keV"
+                if pre.get("required_kev")
+                else f"scans reaching {pre['offset_kev'] + pre['gain_kev'] * (pre['first_channel'] + pre['n_channels'] - 1):.2f} keV"
+            )
+            mark = "  (default)" if name == DEFAULT_MODEL else ""
             print(
-                f"{name:24} {card['architecture']:10} {len(card['label_names'])} labels, test macro F1 {f1:.3f}"
+                f"{name:16} {card['architecture']:10} {len(card['label_names'])} classes, "
+                f"held-out macro F1 {f1:.3f}, {needs}{mark}"
             )
         return 0
     if not args.name:

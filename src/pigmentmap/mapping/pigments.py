@@ -78,6 +78,8 @@ def pigment_maps(
     check_cube(cube)
     model, card, pre = load_model(model_name)
     counts = cube.counts
+    # Refuse a scan the model cannot serve (energy range) before any work or output.
+    pre(np.asarray(counts[:1, :1], dtype=np.float64).reshape(1, -1), cube.axis)
     if binning > 1:
         counts = bin_cube(counts, binning)
     h, w, c = counts.shape
