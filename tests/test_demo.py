@@ -5,7 +5,7 @@ from pigmentmap.ml.checkpoint import shipped_models
 
 
 def test_demo_runs_the_whole_pipeline(tmp_path, capsys):
-    assert "elio-mixtures" in shipped_models()
+    assert {"universal", "elio-mixtures"} <= set(shipped_models())
     out = run_demo(tmp_path / "demo")
     text = capsys.readouterr().out
     assert (tmp_path / "demo" / "results" / "report.html").is_file()

@@ -16,10 +16,11 @@ import numpy as np
 from pigmentmap.core.errors import PigmentmapError
 from pigmentmap.instruments import load_instrument
 from pigmentmap.materials import default_library, parse_stack
+from pigmentmap.ml import DEFAULT_MODEL
 from pigmentmap.simulate import Simulator
 from pigmentmap.simulate.output import plot_spectrum
 
-DEMO_MODEL = "elio-mixtures"
+DEMO_MODEL = DEFAULT_MODEL
 SECTION_43 = {
     "lead_white_bare": "LW:120/CaCO3:180",
     "vermilion_over_lead_white": "VM:30/LW:120/CaCO3:180",

@@ -91,3 +91,11 @@ def test_bad_universal_options_are_one_line(tmp_path, capsys):
                        "--scattering-deg", "abc", "--out", tmp_path / "u.h5")  # fmt: skip
     assert code == 2 and "--scattering-deg wants LO-HI" in err
     assert not (tmp_path / "u.h5").exists()
+
+
+def test_model_list_marks_the_default_and_what_each_model_needs(capsys):
+    code, out, _ = run(capsys, "model", "list")
+    assert code == 0
+    line = next(row for row in out.splitlines() if row.startswith("universal"))
+    assert "(default)" in line and "any scan covering 2-20 keV" in line
+    assert "(default)" not in next(r for r in out.splitlines() if r.startswith("elio-mixtures"))

@@ -79,3 +79,16 @@ def test_fast_cnn_learns_where_the_peaks_are_and_is_deterministic():
         losses.append((first, last))
     assert losses[0][1] < 0.5 * losses[0][0]
     assert losses[0] == losses[1]
+
+
+def test_fused_model_gives_the_same_outputs():
+    torch.manual_seed(1)
+    m = FastCNN(n_inputs=400, n_classes=3)
+    x, _ = _peak_task(n=64)
+    m.train()
+    m(x)  # move the BatchNorm running statistics away from their start
+    m.eval()
+    fused = m.fused()
+    assert not any(isinstance(mod, torch.nn.BatchNorm1d) for mod in fused.modules())
+    with torch.no_grad():
+        assert torch.allclose(fused(x), m(x), atol=1e-4)

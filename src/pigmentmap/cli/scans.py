@@ -8,6 +8,7 @@ from typing import Any
 
 from pigmentmap.cli._common import add_reader_options, open_scan
 from pigmentmap.core.errors import PigmentmapError
+from pigmentmap.ml import DEFAULT_MODEL
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -15,9 +16,6 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
     print(describe(open_scan(args)))
     return 0
-
-
-DEFAULT_MODEL = "elio-mixtures"
 
 
 def _elements_option(text: str | None) -> tuple[str, ...]:
@@ -90,12 +88,14 @@ def register(sub: Any) -> None:
     mp = sub.add_parser(
         "map",
         help="pigment maps and element maps of a scan",
-        epilog="Example: pigmentmap map scan.h5 --out results/ [--model elio-mixtures] [--binning 2]",
+        epilog="Example: pigmentmap map scan.h5 --out results/ [--model universal] [--binning 2]",
     )
     add_reader_options(mp)
     mp.add_argument("--out", required=True, help="results folder")
     mp.add_argument(
-        "--model", help=f"model directory or shipped model (default {DEFAULT_MODEL}, for elio)"
+        "--model",
+        help=f"model directory or shipped model (default {DEFAULT_MODEL}: any scan covering "
+        "2-20 keV, no training)",
     )
     mp.add_argument(
         "--instrument", default="elio", help="profile for the element fit (default elio)"
