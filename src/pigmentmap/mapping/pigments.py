@@ -77,7 +77,9 @@ def pigment_maps(
 
     check_cube(cube)
     model, card, pre = load_model(model_name)
-    if hasattr(model, "fused"):  # BatchNorm folded into the convolutions: same output, faster
+    from pigmentmap.ml.fast_cnn import FastCNN
+
+    if isinstance(model, FastCNN):  # BatchNorm folded into the convolutions: same output, faster
         model = model.fused()
     counts = cube.counts
     # Refuse a scan the model cannot serve (energy range) before any work or output.
