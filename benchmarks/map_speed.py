@@ -1,7 +1,7 @@
 """Speed of pigment maps and element maps on one cube, next to reading it and PyMca5's
 FastXRFLinearFit on it, all in one run.
 
-Usage: python benchmarks/map_speed.py [--tiles 2] [--model elio-mixtures] --out results.json
+Usage: python benchmarks/map_speed.py [--tiles 2] [--model universal] --out results.json
 
 The cube is the mock-up phantom (30 x 44 pixels, ELIO, 10 s per pixel) tiled ``tiles`` x
 ``tiles`` times. PyMca5 is optional; its fit gets the same calibration, resolution, SNIP
@@ -26,6 +26,7 @@ from pigmentmap.mapping.phantom import make_phantom
 from pigmentmap.mapping.pigments import pigment_maps
 from pigmentmap.mapping.recalibrate import sum_spectrum
 from pigmentmap.materials import default_library
+from pigmentmap.ml import DEFAULT_MODEL
 from pigmentmap.simulate.pymca_reference import pymca_available
 
 from _common import machine, write_json
@@ -73,7 +74,7 @@ def pymca_fit(
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--tiles", type=int, default=2)
-    ap.add_argument("--model", default="elio-mixtures")
+    ap.add_argument("--model", default=DEFAULT_MODEL)
     ap.add_argument("--out", default="benchmarks/results/map_speed.json")
     args = ap.parse_args()
     inst = load_instrument("elio")

@@ -55,7 +55,7 @@ def pigment_maps(
     *,
     binning: int = 1,
     rows_per_chunk: int | None = None,
-    batch_size: int = 256,
+    batch_size: int = 64,
     progress: bool = False,
 ) -> PigmentMaps:
     """Probability maps of every class of the model, chunk by chunk of rows.

@@ -373,8 +373,8 @@ class Preprocessor:
             x, covered = rebin(counts, edges, self.edges_kev)
         else:  # many spectra on one axis: the rebin as one sparse product
             matrix, covered = rebin_matrix(edges, self.edges_kev)
-            flat = counts.reshape(-1, counts.shape[-1]).astype(np.float64, copy=False)
-            x = np.asarray(flat @ matrix).reshape(*counts.shape[:-1], -1)
+            flat = counts.reshape(-1, counts.shape[-1]).astype(np.float32, copy=False)
+            x = np.asarray(flat @ matrix.astype(np.float32)).reshape(*counts.shape[:-1], -1)
         return self.finish(x, covered)
 
     def finish(self, x: np.ndarray, covered: np.ndarray | None = None) -> np.ndarray:
@@ -384,21 +384,25 @@ class Preprocessor:
         with ``masked`` it becomes the second input channel and the maximum is taken over
         covered bins only.
         """
-        x = np.clip(np.asarray(x, dtype=np.float64), 0.0, None)
-        if covered is not None:
-            x = np.where(covered, x, 0.0)
+        x = np.array(x, dtype=np.float32)  # a copy: the steps below work in place
+        np.clip(x, 0.0, None, out=x)
+        if covered is not None and not np.all(covered):
+            x *= covered
         if self.transform == "loglogsqrt":
-            x = np.log1p(np.log1p(np.sqrt(x)))
+            np.sqrt(x, out=x)
+            np.log1p(x, out=x)
+            np.log1p(x, out=x)
         if self.normalise != "none":
             scale = (
                 x.max(axis=-1, keepdims=True)
                 if self.normalise == "max"
                 else x.sum(axis=-1, keepdims=True)
             )
-            x = np.divide(x, scale, out=np.zeros_like(x), where=scale > 0)
+            np.divide(x, scale, out=x, where=scale > 0)
+            x[np.broadcast_to(scale <= 0, x.shape)] = 0.0
         if not self.masked:
-            return x.astype(np.float32)
-        mask = np.broadcast_to(
-            np.ones(x.shape[-1], dtype=bool) if covered is None else covered, x.shape
-        )
-        return np.stack([x, mask], axis=-2).astype(np.float32)
+            return x
+        out = np.empty((*x.shape[:-1], 2, x.shape[-1]), dtype=np.float32)
+        out[..., 0, :] = x
+        out[..., 1, :] = 1.0 if covered is None else covered
+        return out
