@@ -32,8 +32,17 @@ from pigmentmap import __version__
 from pigmentmap.core.atomic import check_output_path
 from pigmentmap.core.axis import EnergyAxis
 from pigmentmap.core.errors import PigmentmapError
-from pigmentmap.datasets.designs import Design
+from pigmentmap.datasets.designs import STAND_INS, Design
+from pigmentmap.datasets.universal import (
+    DETECTABILITY_UPPER_KEV,
+    FILLER,
+    SIM_AXIS,
+    detectability_z,
+    universal_instrument,
+    without_pigment,
+)
 from pigmentmap.instruments.instrument import SI_PAIR_ENERGY_KEV, Instrument
+from pigmentmap.materials import default_library
 from pigmentmap.preprocess.preprocessor import check_counts
 from pigmentmap.simulate.noise import poisson_counts
 from pigmentmap.simulate.simulator import Simulator
@@ -41,8 +50,6 @@ from pigmentmap.simulate.simulator import Simulator
 
 def _variant_instrument(base: Instrument, variant: dict[str, Any]) -> Instrument:
     if "anode" in variant:  # a random instrument of the universal design
-        from pigmentmap.datasets.universal import universal_instrument
-
         return universal_instrument(base, variant)
     axis = replace(
         base.axis,
@@ -131,8 +138,6 @@ def generate_dataset(
     if out.exists() and not overwrite:
         raise PigmentmapError(f"'{out}' exists (use --overwrite to replace it)")
     if design.name == "universal":  # random instruments, all on the fine simulation axis
-        from pigmentmap.datasets.universal import SIM_AXIS
-
         instrument = replace(instrument, axis=SIM_AXIS)
     n_ch = instrument.axis.n_channels
     if background_cps is not None and background_cps.shape != (n_ch,):
@@ -171,8 +176,6 @@ def generate_dataset(
                 f["variant"] = design.variant.astype(np.int32)
                 f.attrs["variants"] = json.dumps(list(design.variants))
             if design.detectability:
-                from pigmentmap.datasets.universal import DETECTABILITY_UPPER_KEV
-
                 f.create_dataset(
                     "detectability",
                     (n, len(design.label_names), len(DETECTABILITY_UPPER_KEV)),
@@ -204,7 +207,7 @@ def generate_dataset(
     plain: dict[int, Simulator] = {}  # no secondary fluorescence: detectability
     elements = set().union(*(s.elements for s in design.stacks))
     options: dict[str, Any] = dict(design.simulation)
-    detect_shape = (len(design.label_names), 5)  # DETECTABILITY_UPPER_KEV
+    detect_shape = (len(design.label_names), len(DETECTABILITY_UPPER_KEV))
     with h5py.File(partial, "r+") as f:
         done = f["done"][()]
         bar = tqdm(
@@ -264,15 +267,6 @@ def _detectability(
 
     Channels from 1 keV on (the models' input range) count.
     """
-    from pigmentmap.datasets.designs import STAND_INS
-    from pigmentmap.datasets.universal import (
-        DETECTABILITY_UPPER_KEV,
-        FILLER,
-        detectability_z,
-        without_pigment,
-    )
-    from pigmentmap.materials import default_library
-
     filler = default_library()[FILLER]
     jobs: list[tuple[int, int]] = []
     stacks = []
