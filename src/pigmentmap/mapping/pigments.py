@@ -95,7 +95,7 @@ def pigment_maps(
     bar = tqdm(total=h * w, disable=not progress, unit="px", desc="pigment maps")
     for r0 in range(0, h, rows_per_chunk):
         r1 = min(h, r0 + rows_per_chunk)
-        block = np.asarray(counts[r0:r1], dtype=np.float64).reshape(-1, c)
+        block = np.asarray(counts[r0:r1], dtype=np.float32).reshape(-1, c)
         x = pre(block, cube.axis)
         prob[r0:r1] = predict_proba(model, x, batch_size=batch_size).reshape(r1 - r0, w, -1)
         bar.update(block.shape[0])
