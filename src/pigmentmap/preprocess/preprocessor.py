@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -196,6 +197,14 @@ def rebin_matrix(source_edges: np.ndarray, target_edges: np.ndarray) -> tuple[An
     return m, covered
 
 
+@lru_cache(maxsize=8)
+def _cached_rebin_matrix(axis: EnergyAxis, pre: Preprocessor) -> tuple[Any, np.ndarray]:
+    """float32 :func:`rebin_matrix` from ``axis`` to ``pre``'s bins, built once per pair (a scan
+    is mapped chunk by chunk on one axis)."""
+    matrix, covered = rebin_matrix(channel_edges(axis), pre.edges_kev)
+    return matrix.astype(np.float32), covered
+
+
 class EdgePaddingWarning(UserWarning):
     """A model's axis reached up to one channel beyond the spectra: edges were padded."""
 
@@ -372,9 +381,9 @@ class Preprocessor:
         if counts.ndim == 1 or counts.reshape(-1, counts.shape[-1]).shape[0] < 32:
             x, covered = rebin(counts, edges, self.edges_kev)
         else:  # many spectra on one axis: the rebin as one sparse product
-            matrix, covered = rebin_matrix(edges, self.edges_kev)
+            matrix, covered = _cached_rebin_matrix(axis, self)
             flat = counts.reshape(-1, counts.shape[-1]).astype(np.float32, copy=False)
-            x = np.asarray(flat @ matrix.astype(np.float32)).reshape(*counts.shape[:-1], -1)
+            x = np.asarray(flat @ matrix).reshape(*counts.shape[:-1], -1)
         return self.finish(x, covered)
 
     def finish(self, x: np.ndarray, covered: np.ndarray | None = None) -> np.ndarray:
