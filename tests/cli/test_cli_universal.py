@@ -99,3 +99,18 @@ def test_model_list_marks_the_default_and_what_each_model_needs(capsys):
     line = next(row for row in out.splitlines() if row.startswith("universal"))
     assert "(default)" in line and "any scan covering 2-20 keV" in line
     assert "(default)" not in next(r for r in out.splitlines() if r.startswith("elio-mixtures"))
+
+
+def test_map_overwrite_never_deletes_a_users_file(universal_model, tmp_path, capsys):
+    _, model = universal_model
+    scan = _scan(tmp_path / "lab.h5", gain_kev=0.0293, n_channels=1024)
+    args = ["map", scan, "--calibration", "0,0.0293", "--model", model, "--instrument", "lab-ag",
+            "--out", tmp_path / "res"]  # fmt: skip
+    assert run(capsys, *args)[0] == 0
+    assert run(capsys, "report", tmp_path / "res")[0] == 0
+    assert run(capsys, *args, "--overwrite")[0] == 0  # only its own files (report included)
+    (tmp_path / "res" / "notes.docx").write_text("the user's own work")
+    code, _, err = run(capsys, *args, "--overwrite")
+    assert code == 2 and "did not write (notes.docx)" in err and err.count("\n") == 1
+    assert (tmp_path / "res" / "notes.docx").read_text() == "the user's own work"
+    assert (tmp_path / "res" / "maps.h5").is_file()

@@ -75,7 +75,7 @@ def test_atomic_dir_never_replaces_a_foreign_folder(tmp_path):
     for _ in range(2):  # created, then replaced (it holds the marker)
         with atomic_dir(model, overwrite=True, marker="card.json") as tmp:
             (tmp / "card.json").write_text("{}")
-    assert [p.name for p in model.iterdir()] == ["card.json"]
+    assert sorted(p.name for p in model.iterdir()) == [".pigmentmap-files", "card.json"]
     with (
         pytest.raises(PigmentmapError, match="exists"),
         atomic_dir(model, overwrite=False, marker="card.json"),

@@ -69,7 +69,11 @@ def test_train_saves_a_model_that_reloads_identically(synthetic, tmp_path):
         settings=TrainSettings(folds=3, run_folds=2, epochs=3, patience=3),
         progress=False,
     )
-    assert sorted(p.name for p in out.iterdir()) == ["card.json", "weights.safetensors"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".pigmentmap-files",
+        "card.json",
+        "weights.safetensors",
+    ]
     assert len(card["metrics"]["folds"]) == 2 and card["training"]["seconds_per_epoch"] > 0
     assert card["label_names"] == list(data.label_names)
     model, card2, pre = load_model(out)

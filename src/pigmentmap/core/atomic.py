@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -56,17 +57,65 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             tmp.unlink()
 
 
+#: The list of files pigmentmap wrote into a folder it made (JSON): ``--overwrite`` replaces a
+#: folder only when everything in it is on that list, so no user file is ever deleted.
+MANIFEST = ".pigmentmap-files"
+
+
+def _manifest(folder: Path) -> set[str]:
+    try:
+        names = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return set()
+    return {str(n) for n in names} if isinstance(names, list) else set()
+
+
+def record_written(folder: str | Path, name: str) -> None:
+    """Add ``name`` to the list of files pigmentmap wrote into ``folder`` (if it keeps one).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> record_written(d, "report.html")  # no list: nothing to do
+    >>> (d / MANIFEST).exists()
+    False
+    """
+    folder = Path(folder)
+    if not (folder / MANIFEST).is_file():
+        return
+    names = _manifest(folder) | {name}
+    with atomic_path(folder / MANIFEST) as tmp:
+        tmp.write_text(json.dumps(sorted(names)) + "\n")
+
+
 def check_replaceable(target: Path, *, overwrite: bool, marker: str) -> None:
-    """Refuse to replace ``target`` unless ``overwrite`` and it is ours (holds ``marker``) or empty."""
+    """Refuse to replace ``target`` unless ``overwrite`` and everything in it is ours.
+
+    "Ours": the folder holds ``marker`` and every entry is on the list of files pigmentmap
+    wrote there (:data:`MANIFEST`); an empty folder is fine too.
+    """
     if not target.exists():
         return
     if not target.is_dir():
         raise PigmentmapError(f"'{target}' exists and is not a folder")
     if not overwrite:
         raise PigmentmapError(f"'{target}' exists (use --overwrite to replace it)")
-    if any(target.iterdir()) and not (target / marker).is_file():
+    entries = {p.name for p in target.iterdir()}
+    if not entries:
+        return
+    if marker not in entries:
         raise PigmentmapError(
             f"'{target}' holds other files (no {marker}): choose a new or empty folder"
+        )
+    foreign = sorted(entries - _manifest(target) - {MANIFEST})
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (
+            f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+        )
+        raise PigmentmapError(
+            f"'{target}' holds files pigmentmap did not write ({shown}): --overwrite never "
+            "deletes them; move them away or choose another folder"
         )
 
 
@@ -76,8 +125,8 @@ def atomic_dir(path: str | Path, *, overwrite: bool, marker: str) -> Iterator[Pa
     folder 0755), on error it is removed.
 
     An existing ``path`` is refused unless ``overwrite``; even then, a non-empty folder is only
-    replaced when it holds ``marker`` (a file this project writes there), so that no user folder
-    is ever deleted.
+    replaced when it holds ``marker`` and nothing but the files listed in its :data:`MANIFEST`
+    (written here), so that no user file is ever deleted.
 
     Examples
     --------
@@ -86,7 +135,7 @@ def atomic_dir(path: str | Path, *, overwrite: bool, marker: str) -> Iterator[Pa
     >>> with atomic_dir(target, overwrite=False, marker="card.json") as tmp:
     ...     _ = (tmp / "card.json").write_text("{}")
     >>> sorted(p.name for p in target.iterdir())
-    ['card.json']
+    ['.pigmentmap-files', 'card.json']
     """
     target = Path(path)
     parent = target.parent if str(target.parent) else Path(".")
@@ -97,6 +146,8 @@ def atomic_dir(path: str | Path, *, overwrite: bool, marker: str) -> Iterator[Pa
     try:
         yield tmp
         tmp.chmod(0o755)  # mkdtemp makes it private; results and models are ordinary data
+        written = sorted(f.name for f in tmp.iterdir())
+        (tmp / MANIFEST).write_text(json.dumps(written) + "\n")
         for f in tmp.iterdir():
             if f.is_file():
                 f.chmod(0o644)

@@ -18,7 +18,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from pigmentmap.core.atomic import atomic_path
+from pigmentmap.core.atomic import atomic_path, record_written
 from pigmentmap.core.errors import PigmentmapError
 from pigmentmap.evaluate.metrics import class_metrics, format_table
 from pigmentmap.materials.formula import atomic_number
@@ -207,4 +207,6 @@ def write_report(folder: str | Path, *, out: str | Path | None = None) -> Path:
     parts.append("</body></html>")
     with atomic_path(target) as tmp:
         tmp.write_text("\n".join(parts), encoding="utf-8")
+    if target.parent.resolve() == Path(folder).resolve():
+        record_written(folder, target.name)  # a later map --overwrite may replace it
     return target
