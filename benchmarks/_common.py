@@ -6,6 +6,8 @@ import json
 import os
 import platform
 import resource
+import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -37,3 +39,41 @@ def write_json(path: str | Path, data: dict[str, Any]) -> None:
     with atomic_path(p) as tmp:
         tmp.write_text(json.dumps(data, indent=2) + "\n")
     print(f"wrote {p}")
+
+
+def ship_model(model_dir: Path, shipped: Path, made_by: dict[str, Any]) -> None:
+    """Copy a trained model into the package as ``shipped``, recording ``made_by`` in its card
+    (written beside, then renamed into place)."""
+    from pigmentmap.ml.checkpoint import read_card
+
+    card = read_card(model_dir)
+    card["made_by"] = made_by
+    tmp = shipped.with_name(shipped.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    shutil.copytree(model_dir, tmp)
+    (tmp / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+    if shipped.exists():
+        shutil.rmtree(shipped)
+    tmp.rename(shipped)
+    print(f"shipped {shipped} ({card['weights']['n_parameters']} parameters)")
+
+
+def simulated_dataset(path: Path, design: Any, *, seed: int, noise: bool) -> Path:
+    """Simulate ``design`` on the ELIO profile into ``path`` unless it is already there."""
+    from pigmentmap.datasets.store import generate_dataset
+    from pigmentmap.instruments import load_instrument
+    from pigmentmap.materials import default_library
+
+    if not path.exists():
+        t0 = time.perf_counter()
+        generate_dataset(
+            design,
+            instrument=load_instrument("elio"),
+            out=path,
+            seed=seed,
+            library_hash=default_library().hash,
+            noise=noise,
+        )
+        print(f"generated {path} in {time.perf_counter() - t0:.0f} s")
+    return path

@@ -14,35 +14,18 @@ Usage: python benchmarks/build_default_model.py [--n 30000] [--epochs 20] [--pat
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
 import time
 from pathlib import Path
 
-from pigmentmap.datasets.store import generate_dataset, read_dataset
+from pigmentmap.datasets.store import read_dataset
 from pigmentmap.datasets.universal import universal_design
-from pigmentmap.instruments import load_instrument
 from pigmentmap.materials import default_library
-from pigmentmap.ml.checkpoint import read_card
 from pigmentmap.ml.train import TrainSettings, train
+
+from _common import ship_model, simulated_dataset
 
 SHIPPED = Path(__file__).resolve().parents[1] / "src/pigmentmap/ml/shipped/universal"
 DATA_SEED = 1
-
-
-def ship(model_dir: Path, made_by: dict) -> None:
-    """Copy a trained model into the package, recording how it was made in its card."""
-    card = read_card(model_dir)
-    card["made_by"] = made_by
-    tmp = SHIPPED.with_name(SHIPPED.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    shutil.copytree(model_dir, tmp)
-    (tmp / "card.json").write_text(json.dumps(card, indent=2) + "\n")
-    if SHIPPED.exists():
-        shutil.rmtree(SHIPPED)
-    tmp.rename(SHIPPED)
-    print(f"shipped {SHIPPED} ({card['weights']['n_parameters']} parameters)")
 
 
 def main() -> None:
@@ -56,18 +39,9 @@ def main() -> None:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     data_path = work / f"universal-{args.n}-seed{DATA_SEED}.h5"
-    lib = default_library()
     t0 = time.perf_counter()
-    if not data_path.exists():
-        design = universal_design(lib, n=args.n, seed=DATA_SEED)
-        generate_dataset(
-            design,
-            instrument=load_instrument("elio"),
-            out=data_path,
-            seed=DATA_SEED,
-            library_hash=lib.hash,
-            noise=False,
-        )
+    design = universal_design(default_library(), n=args.n, seed=DATA_SEED)
+    simulated_dataset(data_path, design, seed=DATA_SEED, noise=False)
     dataset_seconds = time.perf_counter() - t0
     print(f"dataset {data_path}: {dataset_seconds:.0f} s")
     settings = TrainSettings(
@@ -82,8 +56,9 @@ def main() -> None:
         f"{card['metrics']['test_best_fold']['macro_f1']:.3f}"
     )
     if not args.no_ship:
-        ship(
+        ship_model(
             model_dir,
+            SHIPPED,
             {
                 "script": "benchmarks/build_default_model.py",
                 "make_target": "make model",

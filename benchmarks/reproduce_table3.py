@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -35,7 +34,7 @@ from pigmentmap.ml.checkpoint import load_model, read_card
 from pigmentmap.ml.finetune import aligned_labels, finetune
 from pigmentmap.ml.train import TrainSettings, predict_proba, train
 
-from _common import machine, write_json
+from _common import machine, ship_model, write_json
 
 #: The paper's Table 3 (accuracy, sensitivity, F1) per column.
 PAPER = {
@@ -72,7 +71,7 @@ def ship(model_dir: Path, args: argparse.Namespace) -> None:
     card = read_card(model_dir)
     card["made_by"] = {
         "script": "benchmarks/reproduce_table3.py (step d: mixtures design, then train)",
-        "make_target": "make model",
+        "make_target": "make model-paper",
         "mixtures": {"n": args.n_mixtures, "seed": 11, "instrument": "elio"},
         "train": {
             "epochs": args.epochs,
@@ -82,15 +81,7 @@ def ship(model_dir: Path, args: argparse.Namespace) -> None:
         },
         "training_seconds": card["training"]["seconds_total"],
     }
-    tmp = SHIPPED.with_name(SHIPPED.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    shutil.copytree(model_dir, tmp)
-    (tmp / "card.json").write_text(json.dumps(card, indent=2) + "\n")
-    if SHIPPED.exists():
-        shutil.rmtree(SHIPPED)
-    tmp.rename(SHIPPED)
-    print(f"shipped {SHIPPED} ({card['weights']['n_parameters']} parameters)")
+    ship_model(model_dir, SHIPPED, card["made_by"])
 
 
 def dataset(path: Path, make) -> Path:

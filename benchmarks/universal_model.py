@@ -34,17 +34,16 @@ from typing import Any
 import numpy as np
 
 from pigmentmap.datasets import PAPER_LABELS, mockup_design, paper_design
-from pigmentmap.datasets.store import generate_dataset, read_dataset
+from pigmentmap.datasets.store import read_dataset
 from pigmentmap.datasets.universal import DETECTABLE_SIGMA, universal_design
 from pigmentmap.evaluate.metrics import class_metrics
-from pigmentmap.instruments import load_instrument
 from pigmentmap.materials import default_library
 from pigmentmap.ml.augment import Augmenter, AugmentSettings, draw_dataset
 from pigmentmap.ml.checkpoint import load_model
 from pigmentmap.ml.finetune import data_classes
 from pigmentmap.ml.train import TrainSettings, predict_proba, train
 
-from _common import machine, write_json
+from _common import machine, simulated_dataset, write_json
 
 #: Table 3 of Xu et al. 2022, simulation column: F1 per pigment.
 PAPER_SIMULATION_F1 = {
@@ -54,21 +53,6 @@ PAPER_SIMULATION_F1 = {
 }  # fmt: skip
 PAPER_MOCKUP_FINETUNED_MACRO_F1 = 0.880
 LIB = default_library()
-
-
-def _dataset(path: Path, design: Any, *, seed: int, noise: bool) -> Path:
-    if not path.exists():
-        t0 = time.perf_counter()
-        generate_dataset(
-            design,
-            instrument=load_instrument("elio"),
-            out=path,
-            seed=seed,
-            library_hash=LIB.hash,
-            noise=noise,
-        )
-        print(f"generated {path} in {time.perf_counter() - t0:.0f} s")
-    return path
 
 
 def _per_class(metrics: dict[str, Any]) -> dict[str, float]:
@@ -87,19 +71,19 @@ def _score_universal(model: str, data_path: Path, *, seed: int, settings: Augmen
 
 def step_heldout(args: argparse.Namespace, work: Path) -> dict:
     anodes = ("Rh", "W", "Mo", "Cu", "Cr")
-    train_path = _dataset(
+    train_path = simulated_dataset(
         work / f"heldout-train-{args.heldout_n}.h5",
         universal_design(LIB, n=args.heldout_n, seed=21, anodes=anodes, scattering_deg=(90, 120)),
         seed=21,
         noise=False,
     )
-    test_path = _dataset(
+    test_path = simulated_dataset(
         work / "heldout-test-Ag-120-150.h5",
         universal_design(LIB, n=2000, seed=22, anodes=("Ag",), scattering_deg=(120, 150)),
         seed=22,
         noise=False,
     )
-    seen_path = _dataset(
+    seen_path = simulated_dataset(
         work / "heldout-test-seen.h5",
         universal_design(LIB, n=2000, seed=23, anodes=anodes, scattering_deg=(90, 120)),
         seed=23,
@@ -176,7 +160,7 @@ def _score_labelled(model: str, data_path: Path) -> dict:
 
 def step_mockup(args: argparse.Namespace, work: Path) -> dict:
     design = dataclasses.replace(mockup_design(LIB, n=6604, seed=31), detectability=True)
-    path = _dataset(work / "mockup-seed31-z.h5", design, seed=31, noise=True)
+    path = simulated_dataset(work / "mockup-seed31-z.h5", design, seed=31, noise=True)
     out = _score_labelled(args.model, path)
     out["paper_finetuned_macro_f1"] = PAPER_MOCKUP_FINETUNED_MACRO_F1
     print("mockup:", out["macro_f1"])
@@ -185,7 +169,7 @@ def step_mockup(args: argparse.Namespace, work: Path) -> dict:
 
 def step_paper(args: argparse.Namespace, work: Path) -> dict:
     design = dataclasses.replace(paper_design(LIB), detectability=True)
-    path = _dataset(work / "paper-seed32-z.h5", design, seed=32, noise=True)
+    path = simulated_dataset(work / "paper-seed32-z.h5", design, seed=32, noise=True)
     out = _score_labelled(args.model, path)
     out["paper_table3_f1"] = PAPER_SIMULATION_F1
     out["at_or_above_paper"] = sorted(
@@ -197,7 +181,7 @@ def step_paper(args: argparse.Namespace, work: Path) -> dict:
 
 
 def _universal_test(work: Path) -> Path:
-    return _dataset(work / "universal-test-seed41.h5", universal_design(LIB, n=2000, seed=41),
+    return simulated_dataset(work / "universal-test-seed41.h5", universal_design(LIB, n=2000, seed=41),
                     seed=41, noise=False)  # fmt: skip
 
 

@@ -207,6 +207,20 @@ def mockup_design(
     )
 
 
+def mixture_fractions(rng: np.random.Generator, k: int, *, min_fraction: float) -> np.ndarray:
+    """``k`` mass fractions summing to 1, each >= ``min_fraction``: the floor plus a Dirichlet
+    share (concentration 0.3, 1 or 3: from one dominant pigment to even mixtures).
+
+    Examples
+    --------
+    >>> f = mixture_fractions(np.random.default_rng(0), 3, min_fraction=0.005)
+    >>> round(float(f.sum()), 9), bool(f.min() >= 0.005)
+    (1.0, True)
+    """
+    share = rng.dirichlet(np.full(k, float(rng.choice([0.3, 1.0, 3.0]))))
+    return min_fraction + (1.0 - k * min_fraction) * share
+
+
 MIXTURE_GROUNDS = {"calcium_carbonate": 0.7, "gypsum": 0.15, "kaolin": 0.05, "barium_white": 0.1}
 
 
@@ -255,9 +269,7 @@ def mixtures_design(
         for k in range(n_layers):
             k_pig = int(rng.integers(1, min(4, len(names)) + 1))
             chosen = rng.choice(len(names), size=k_pig, replace=False)
-            # Every fraction >= min_fraction, summing to 1: the floor plus a Dirichlet share.
-            share = rng.dirichlet(np.full(k_pig, float(rng.choice([0.3, 1.0, 3.0]))))
-            frac = min_fraction + (1.0 - k_pig * min_fraction) * share
+            frac = mixture_fractions(rng, k_pig, min_fraction=min_fraction)
             lo, hi = (5.0, 150.0) if k == 0 else (20.0, 150.0)
             thick = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
             comps = tuple((library[names[c]], float(f)) for c, f in zip(chosen, frac, strict=True))

@@ -39,7 +39,7 @@ import numpy as np
 
 from pigmentmap.core.axis import EnergyAxis
 from pigmentmap.core.errors import PigmentmapError
-from pigmentmap.datasets.designs import PAPER_LABELS, Design, labels_of
+from pigmentmap.datasets.designs import PAPER_LABELS, Design, labels_of, mixture_fractions
 from pigmentmap.instruments.instrument import Detector, Filter, Geometry, Instrument, Tube
 from pigmentmap.materials.library import PigmentLibrary
 from pigmentmap.materials.pigment import Pigment
@@ -241,8 +241,7 @@ def _paint_layer(
     k = int(rng.choice([1, 2, 3], p=[0.5, 0.35, 0.15]))
     k = min(k, len(palette))
     chosen = [palette[i] for i in rng.choice(len(palette), size=k, replace=False)]
-    share = rng.dirichlet(np.full(k, float(rng.choice([0.3, 1.0, 3.0]))))
-    frac = min_fraction + (1.0 - k * min_fraction) * share
+    frac = mixture_fractions(rng, k, min_fraction=min_fraction)
     comps = [(library[n], float(f)) for n, f in zip(chosen, frac, strict=True)]
     if any(n in _EARTHS for n in chosen) and rng.random() < 0.6:
         comps = _with_trace(comps, library["trace_manganese"], float(rng.uniform(0.001, 0.01)))

@@ -135,18 +135,27 @@ def rebin(
     """
     counts = np.asarray(counts, dtype=np.float64)
     cum = np.concatenate([np.zeros((*counts.shape[:-1], 1)), np.cumsum(counts, axis=-1)], axis=-1)
+    idx, frac, covered = _edge_positions(source_edges, target_edges)
+    at = cum[..., idx] * (1.0 - frac) + cum[..., idx + 1] * frac
+    out = np.diff(at, axis=-1)
+    out[..., ~covered] = 0.0
+    return out, covered
+
+
+def _edge_positions(
+    source_edges: np.ndarray, target_edges: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each target edge falls: its source bin, the fraction into that bin, and which
+    target bins lie wholly inside the source range."""
     t = np.clip(target_edges, source_edges[0], source_edges[-1])
     idx = np.clip(np.searchsorted(source_edges, t, side="right") - 1, 0, len(source_edges) - 2)
     width = source_edges[idx + 1] - source_edges[idx]
     frac = np.clip((t - source_edges[idx]) / width, 0.0, 1.0)
-    at = cum[..., idx] * (1.0 - frac) + cum[..., idx + 1] * frac
-    out = np.diff(at, axis=-1)
     tol = 1e-9
     covered = (target_edges[:-1] >= source_edges[0] - tol) & (
         target_edges[1:] <= source_edges[-1] + tol
     )
-    out[..., ~covered] = 0.0
-    return out, covered
+    return idx, frac, covered
 
 
 def rebin_matrix(source_edges: np.ndarray, target_edges: np.ndarray) -> tuple[Any, np.ndarray]:
@@ -166,14 +175,7 @@ def rebin_matrix(source_edges: np.ndarray, target_edges: np.ndarray) -> tuple[An
     from scipy import sparse
 
     n_src = len(source_edges) - 1
-    t = np.clip(target_edges, source_edges[0], source_edges[-1])
-    idx = np.clip(np.searchsorted(source_edges, t, side="right") - 1, 0, n_src - 1)
-    width = source_edges[idx + 1] - source_edges[idx]
-    frac = np.clip((t - source_edges[idx]) / width, 0.0, 1.0)
-    tol = 1e-9
-    covered = (target_edges[:-1] >= source_edges[0] - tol) & (
-        target_edges[1:] <= source_edges[-1] + tol
-    )
+    idx, frac, covered = _edge_positions(source_edges, target_edges)
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
     vals: list[np.ndarray] = []
