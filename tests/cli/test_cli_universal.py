@@ -114,3 +114,93 @@ def test_map_overwrite_never_deletes_a_users_file(universal_model, tmp_path, cap
     assert code == 2 and "did not write (notes.docx)" in err and err.count("\n") == 1
     assert (tmp_path / "res" / "notes.docx").read_text() == "the user's own work"
     assert (tmp_path / "res" / "maps.h5").is_file()
+
+
+@pytest.fixture(scope="module")
+def honest_model(universal_model, tmp_path_factory):
+    """The tiny model, calibrated and with a layer network."""
+    data, model = universal_model
+    d = tmp_path_factory.mktemp("honest")
+    assert main(["calibrate", str(model), str(data), "--out", str(d / "cal")]) == 0
+    assert main(["train-layers", str(d / "cal"), str(data), "--out", str(d / "full"),
+                 "--epochs", "1"]) == 0  # fmt: skip
+    return d / "full"
+
+
+def test_calibrate_and_train_layers_store_their_parts_in_the_card(universal_model, honest_model):
+    _, model = universal_model
+    card = json.loads((honest_model / "card.json").read_text())
+    assert len(card["calibration"]["a"]) == 29 and "reliability" in card["calibration"]["metrics"]
+    members = sorted(m for g in card["groups"] for m in g["members"])
+    assert members == sorted(card["label_names"])
+    assert len(card["group_calibration"]["a"]) == len(card["groups"])
+    assert card["layers"]["weights"]["file"] == "layers.safetensors"
+    assert 0.0 <= card["layers"]["metrics"]["test"]["layer_accuracy"] <= 1.0
+    # the pigment network is copied unchanged
+    original = json.loads((model / "card.json").read_text())
+    assert card["weights"]["sha256"] == original["weights"]["sha256"]
+
+
+def test_evaluate_reports_ece_group_f1_and_layer_accuracy(universal_model, honest_model, tmp_path,
+                                                          capsys):  # fmt: skip
+    data, model = universal_model
+    out = tmp_path / "m.json"
+    code, stdout, err = run(capsys, "evaluate", honest_model, data, "--out", out)
+    assert code == 0, err
+    m = json.loads(out.read_text())
+    assert 0.0 <= m["ece"] <= 1.0 and 0.0 <= m["group_f1"] <= 1.0 and m["calibrated"]
+    assert 0.0 <= m["layer_accuracy"] <= 1.0 and m["layers"]["n_counted"] > 0
+    assert "group F1" in stdout
+    code, stdout, _ = run(capsys, "evaluate", model, data, "--out", tmp_path / "old.json")
+    old = json.loads((tmp_path / "old.json").read_text())
+    assert code == 0 and old["layer_accuracy"] is None and not old["calibrated"]
+    assert "not calibrated" in stdout and "no layer network" in old["layer_note"]
+
+
+def test_map_stores_evidence_groups_and_layers_and_the_report_shows_them(
+    honest_model, tmp_path, capsys
+):
+    scan = _scan(tmp_path / "lab.h5", gain_kev=0.0293, n_channels=1024)
+    code, out, err = run(capsys, "map", scan, "--calibration", "0,0.0293", "--model",
+                         honest_model, "--instrument", "lab-ag", "--out", tmp_path / "res")  # fmt: skip
+    assert code == 0, err
+    assert "no calibrated" not in out
+    with h5py.File(tmp_path / "res" / "maps.h5") as f:
+        names = [n.decode() for n in f["names"][()]]
+        support = f["evidence/support"][()]
+        assert support.shape == (3, 4, 29) and f["layer_maps"].shape == (3, 4, 29, 2)
+        assert f["group_maps"].shape[-1] == len(json.loads(f.attrs["groups"]))
+        # The scan holds only lead: a claim of an element that is not there is supported nowhere
+        assert (support[..., names.index("vermilion")] == 0).all()
+        assert (support[..., names.index("lead_white")] == 1).all()
+        prob = f["pigment_maps"][()]
+        assert prob[..., names.index("vermilion")].max() <= 0.25
+    assert run(capsys, "report", tmp_path / "res")[0] == 0
+    page = (tmp_path / "res" / "report.html").read_text()
+    assert "<h2>Summary</h2>" in page and "key elements detected at 3 sigma" in page
+
+
+def test_a_model_made_before_calibration_still_maps_and_says_what_it_lacks(
+    universal_model, tmp_path, capsys
+):
+    _, model = universal_model
+    scan = _scan(tmp_path / "lab.h5", gain_kev=0.0293, n_channels=1024)
+    code, out, err = run(capsys, "map", scan, "--calibration", "0,0.0293", "--model", model,
+                         "--instrument", "lab-ag", "--out", tmp_path / "res",
+                         "--no-evidence-gate")  # fmt: skip
+    assert code == 0, err
+    assert out.count("the model has no calibrated probabilities, no look-alike groups") == 1
+    with h5py.File(tmp_path / "res" / "maps.h5") as f:
+        assert json.loads(f.attrs["evidence"])["gate"] is False
+        assert np.array_equal(f["pigment_maps"][()], f["pigment_maps_raw"][()])
+        assert "layer_maps" not in f
+    assert run(capsys, "report", tmp_path / "res")[0] == 0
+    page = (tmp_path / "res" / "report.html").read_text()
+    assert "pigmentmap calibrate, pigmentmap train-layers add them" in page
+
+
+def test_calibrate_refuses_an_existing_output_and_too_little_data(universal_model, tmp_path,
+                                                                  capsys):  # fmt: skip
+    data, model = universal_model
+    code, _, err = run(capsys, "calibrate", model, data, "--out", model)
+    assert code == 2 and "exists (use --overwrite" in err and err.count("\n") == 1

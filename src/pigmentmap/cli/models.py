@@ -61,63 +61,76 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_model_out(out: str, *, overwrite: bool) -> None:
+    from pathlib import Path
+
+    p = Path(out)
+    if p.exists() and not overwrite:
+        raise PigmentmapError(f"'{p}' exists (use --overwrite to replace it)")
+    if not p.parent.is_dir():
+        raise PigmentmapError(f"output folder '{p.parent}' does not exist")
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from pigmentmap.datasets.store import read_dataset
+    from pigmentmap.ml.calibrate import calibrate_model
+
+    _check_model_out(args.out, overwrite=args.overwrite)
+    card = calibrate_model(
+        args.model, read_dataset(args.data), out=args.out, seed=args.seed,
+        overwrite=args.overwrite,
+    )  # fmt: skip
+    m = card["calibration"]["metrics"]
+    print(
+        f"on {card['calibration']['data']['n_test']} held-out spectra: ECE {m['ece_raw']:.3f} -> "
+        f"{m['ece']:.3f} (claims p >= 0.1: {m['ece_claims_raw']:.3f} -> {m['ece_claims']:.3f}); "
+        f"macro F1 {m['macro_f1_raw']:.3f} -> {m['macro_f1']:.3f}; group F1 {m['group_f1']:.3f}"
+    )
+    for g in card["groups"]:
+        if len(g["members"]) > 1:
+            print(f"look-alike group: {' | '.join(g['members'])} ({g['why']})")
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _cmd_train_layers(args: argparse.Namespace) -> int:
+    from pigmentmap.datasets.store import read_dataset
+    from pigmentmap.ml.layers import train_layer_model
+
+    _check_model_out(args.out, overwrite=args.overwrite)
+    entry = train_layer_model(
+        args.model, read_dataset(args.data), out=args.out, epochs=args.epochs,
+        patience=args.patience, seed=args.seed, overwrite=args.overwrite,
+    )  # fmt: skip
+    m = entry["metrics"]["test"]
+    print(
+        f"layer accuracy {m['layer_accuracy']:.3f} over {m['n_counted']} present, detectable "
+        f"pigments of {entry['data']['n_test']} held-out spectra"
+    )
+    print(f"wrote {args.out}")
+    return 0
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
-    import numpy as np
-
     from pigmentmap.core.atomic import atomic_path, check_output_path
-    from pigmentmap.datasets.store import read_dataset
-    from pigmentmap.evaluate.metrics import class_metrics, format_table
-    from pigmentmap.ml.checkpoint import load_model
-    from pigmentmap.ml.finetune import data_classes
-    from pigmentmap.ml.train import predict_proba
+    from pigmentmap.evaluate.metrics import format_table
+    from pigmentmap.ml.evaluation import evaluate_model
 
     if args.out:
         check_output_path(args.out)
-    from pigmentmap.mapping.run import read_truth
-
-    truth = read_truth(args.data)
-    if truth is not None:  # a scan with ground-truth maps: per-pixel metrics
-        from pigmentmap.io.open import open_cube
-        from pigmentmap.mapping.pigments import pigment_maps
-
-        maps = pigment_maps(open_cube(args.data), args.model)  # loads the model once
-        names = [n for n in maps.names if n in truth["names"]]
-        if not names:
-            raise PigmentmapError("the scan's truth maps share no label with the model")
-        prob = np.stack([maps.prob[..., maps.names.index(n)] for n in names], -1).reshape(
-            -1, len(names)
-        )
-        y = np.stack(
-            [truth["pigment_maps"][..., truth["names"].index(n)] for n in names], -1
-        ).reshape(-1, len(names))
-        metrics = class_metrics(y, prob, names, threshold=args.threshold)
-    else:
-        model, card, pre = load_model(args.model)
-        data = read_dataset(args.data)
-        if data.detectability is not None:  # noise-free universal spectra: draw measurements
-            from pigmentmap.ml.augment import draw_dataset
-
-            if not pre.masked:
-                raise PigmentmapError(
-                    "a universal dataset needs a model with the canonical input (fast-cnn)"
-                )
-            x, y, w = draw_dataset(
-                data, pre, seed=args.seed, label_names=tuple(card["label_names"])
-            )
-            prob = predict_proba(model, x)
-            metrics = class_metrics(y, prob, card["label_names"], threshold=args.threshold, mask=w)
-        else:
-            y, cols = data_classes(data, list(card["label_names"]))
-            prob = predict_proba(model, pre(data.spectra, data.axis))[:, cols]
-            metrics = class_metrics(y, prob, data.label_names, threshold=args.threshold)
-            if len(cols) < len(card["label_names"]):
-                print(
-                    f"scored on the data's {len(cols)} classes (the model predicts "
-                    f"{len(card['label_names'])})"
-                )
+    metrics = evaluate_model(args.model, args.data, seed=args.seed, threshold=args.threshold)
+    if "note" in metrics:
+        print(metrics["note"])
     print(format_table(metrics, title=f"{args.model} on {args.data}"))
+    layer = metrics["layer_accuracy"]
+    print(
+        f"ECE {metrics['ece']:.3f} (claims p >= 0.1: {metrics['ece_claims']:.3f}"
+        f"{'' if metrics['calibrated'] else '; the model is not calibrated'}); "
+        f"group F1 {metrics['group_f1']:.3f}; layer accuracy "
+        + (f"{layer:.3f}" if layer is not None else f"n/a ({metrics['layer_note']})")
+    )
     if args.out:
         with atomic_path(args.out) as tmp:
             tmp.write_text(json.dumps(metrics, indent=2) + "\n")
@@ -225,6 +238,33 @@ def register(sub: Any) -> None:
         help="universal datasets: seed of the drawn measurements (default 0)",
     )
     ev.set_defaults(func=_cmd_evaluate)
+
+    ca = sub.add_parser(
+        "calibrate",
+        help="calibrated probabilities and look-alike groups from held-out simulation",
+        epilog="Example: pigmentmap calibrate model/ heldout.h5 --out model-cal/ "
+        "(half the data fits, the other half measures)",
+    )
+    ca.add_argument("model", help="model directory or shipped model name")
+    ca.add_argument("data", help="held-out dataset (the model never trained on it)")
+    ca.add_argument("--out", required=True, help="model directory to write (may be MODEL)")
+    ca.add_argument("--seed", type=int, default=0, help="seed of the split and measurements")
+    ca.add_argument("--overwrite", action="store_true")
+    ca.set_defaults(func=_cmd_calibrate)
+
+    tl = sub.add_parser(
+        "train-layers",
+        help="train a model's layer network (top / under / both for each pigment found)",
+        epilog="Example: pigmentmap train-layers model/ universal.h5 --out model-layers/",
+    )
+    tl.add_argument("model", help="model directory or shipped model name (fast-cnn)")
+    tl.add_argument("data", help="universal dataset (it records the layers of every stack)")
+    tl.add_argument("--out", required=True, help="model directory to write (may be MODEL)")
+    tl.add_argument("--epochs", type=int, default=20)
+    tl.add_argument("--patience", type=int, default=4)
+    tl.add_argument("--seed", type=int, default=0)
+    tl.add_argument("--overwrite", action="store_true")
+    tl.set_defaults(func=_cmd_train_layers)
 
     mo = sub.add_parser(
         "model", help="list or show models", epilog="Example: pigmentmap model list"

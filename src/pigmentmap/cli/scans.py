@@ -36,6 +36,7 @@ def _cmd_map(args: argparse.Namespace) -> int:
     path = run_map(
         args.file, cube, model=args.model or DEFAULT_MODEL, out=args.out, instrument=instrument,
         binning=args.binning, elements=_elements_option(args.elements), overwrite=args.overwrite,
+        evidence_gate=not args.no_evidence_gate, log=lambda line: print(f"note: {line}"),
     )  # fmt: skip
     print(f"wrote {path / 'maps.h5'} and PNGs; next: pigmentmap report {path}")
     return 0
@@ -104,6 +105,12 @@ def register(sub: Any) -> None:
         "--binning", type=int, default=1, help="sum NxN pixels first (noisy fast scans)"
     )
     mp.add_argument("--elements", help="elements to fit, comma-separated (default: the library's)")
+    mp.add_argument(
+        "--no-evidence-gate",
+        action="store_true",
+        help="keep the network's probability where a pigment's key element is not detected "
+        "(default: capped at 0.25 and flagged)",
+    )
     mp.add_argument("--overwrite", action="store_true", help="replace existing results")
     mp.set_defaults(func=_cmd_map)
 

@@ -360,3 +360,37 @@ def read_dataset(path: str | Path, *, require_labels: bool = True) -> Dataset:
             raise PigmentmapError(f"'{p}': /detectability shape {detect.shape} != /labels")
     check_counts(spectra, what=f"'{p}' /spectra")
     return Dataset(spectra, labels, names, axis, attrs, p, detect)
+
+
+def read_layer_labels(path: str | Path, label_names: tuple[str, ...] | list[str]) -> np.ndarray:
+    """Where each class sits in each stack: (N, K, 2) of 0/1, [in the top layer, in a lower one].
+
+    From ``/layers/fractions`` (the first layer is the surface; grounds and primings count as
+    lower layers). A class the file's stacks never hold is 0 everywhere.
+
+    Examples
+    --------
+    >>> read_layer_labels("missing.h5", ["lead_white"])
+    Traceback (most recent call last):
+    ...
+    pigmentmap.core.errors.PigmentmapError: data file 'missing.h5' does not exist
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise PigmentmapError(f"data file '{p}' does not exist")
+    with h5py.File(p, "r") as f:
+        if "layers/fractions" not in f or "layers/material_names" not in f:
+            raise PigmentmapError(f"'{p}' records no layers (/layers/fractions)")
+        fractions = f["layers/fractions"][()]
+        materials = [
+            x.decode() if isinstance(x, bytes) else str(x) for x in f["layers/material_names"][()]
+        ]
+    if fractions.ndim != 3 or fractions.shape[2] != len(materials):
+        raise PigmentmapError(f"'{p}': /layers/fractions does not match its material names")
+    out = np.zeros((fractions.shape[0], len(label_names), 2), dtype=np.uint8)
+    for k, name in enumerate(label_names):
+        if name in materials:
+            col = fractions[:, :, materials.index(name)] > 0
+            out[:, k, 0] = col[:, 0]
+            out[:, k, 1] = col[:, 1:].any(axis=1)
+    return out

@@ -14,11 +14,26 @@ from pigmentmap.core.spectrum import Cube
 
 @dataclass(frozen=True)
 class PigmentMaps:
-    """``prob[h, w, k]``: probability of each pigment class at each pixel."""
+    """Pigment maps of a scan.
+
+    Attributes
+    ----------
+    prob : (H, W, K) float32
+        Probability of each class at each pixel, calibrated where the card holds a calibration.
+    names : the K classes
+    model_card : dict
+    raw : (H, W, K) float32, optional
+        The network's own output (before calibration).
+    layers : (H, W, K, 2) float32, optional
+        ``p(in the top layer | present)``, ``p(in a lower layer | present)``, where the model
+        has a layer network (:mod:`pigmentmap.ml.layers`).
+    """
 
     prob: np.ndarray
     names: tuple[str, ...]
     model_card: dict[str, Any]
+    raw: np.ndarray | None = None
+    layers: np.ndarray | None = None
 
 
 def bin_cube(counts: Any, factor: int) -> np.ndarray:
@@ -72,15 +87,20 @@ def pigment_maps(
     """
     from tqdm import tqdm
 
+    from pigmentmap.evaluate.posterior import Posterior
     from pigmentmap.ml.checkpoint import load_model
+    from pigmentmap.ml.fast_cnn import FastCNN
+    from pigmentmap.ml.layers import load_layer_model, predict_layers
     from pigmentmap.ml.train import predict_proba
 
     check_cube(cube)
     model, card, pre = load_model(model_name)
-    from pigmentmap.ml.fast_cnn import FastCNN
-
+    post = Posterior.from_card(card)
+    layer_model = load_layer_model(model_name)
     if isinstance(model, FastCNN):  # BatchNorm folded into the convolutions: same output, faster
         model = model.fused()
+    if isinstance(layer_model, FastCNN):
+        layer_model = layer_model.fused()
     counts = cube.counts
     # Refuse a scan the model cannot serve (energy range) before any work or output.
     pre(np.asarray(counts[:1, :1], dtype=np.float64).reshape(1, -1), cube.axis)
@@ -91,13 +111,19 @@ def pigment_maps(
         rows_per_chunk is None
     ):  # about 16 MB of float64 counts per chunk (a few times that in temporaries)
         rows_per_chunk = max(1, int(16e6 / (8 * max(1, w) * c)))
-    prob = np.zeros((h, w, len(card["label_names"])), dtype=np.float32)
+    k = len(card["label_names"])
+    raw = np.zeros((h, w, k), dtype=np.float32)
+    layers = None if layer_model is None else np.zeros((h, w, k, 2), dtype=np.float32)
     bar = tqdm(total=h * w, disable=not progress, unit="px", desc="pigment maps")
     for r0 in range(0, h, rows_per_chunk):
         r1 = min(h, r0 + rows_per_chunk)
         block = np.asarray(counts[r0:r1], dtype=np.float32).reshape(-1, c)
         x = pre(block, cube.axis)
-        prob[r0:r1] = predict_proba(model, x, batch_size=batch_size).reshape(r1 - r0, w, -1)
+        raw[r0:r1] = predict_proba(model, x, batch_size=batch_size).reshape(r1 - r0, w, -1)
+        if layers is not None and layer_model is not None:
+            layers[r0:r1] = predict_layers(layer_model, x, batch_size=batch_size).reshape(
+                r1 - r0, w, k, 2
+            )
         bar.update(block.shape[0])
     bar.close()
-    return PigmentMaps(prob, tuple(card["label_names"]), card)
+    return PigmentMaps(post.classes(raw), tuple(card["label_names"]), card, raw, layers)

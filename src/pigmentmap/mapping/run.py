@@ -1,6 +1,12 @@
 """``pigmentmap map``: a scan -> pigment maps + element maps + figures, in a results folder.
 
-``results/maps.h5`` holds ``/pigment_maps`` (H, W, K), ``/names``, ``/element_maps`` (H, W, E),
+``results/maps.h5`` holds ``/pigment_maps`` (H, W, K: calibrated where the model is, and with
+claims whose key element is not detected capped, see :mod:`pigmentmap.mapping.evidence`),
+``/pigment_maps_raw`` (the network's output), ``/evidence/support`` and ``/evidence/missing``
+(H, W, K, int8; attribute ``evidence``: the rule, each class's key elements), ``/group_maps``
+(H, W, G) with ``/group_names`` and attribute ``groups`` (look-alike groups, members and why),
+``/layer_maps`` (H, W, K, 2: p(top layer), p(lower layer), where the model has a layer network),
+``/names``, ``/element_maps`` (H, W, E),
 ``/element_significance`` (H, W, E: each element map over its Poisson standard deviation, see
 :mod:`pigmentmap.mapping.elements`), ``/element_names``, the model card (attribute
 ``model_card``), the element flags (attribute ``element_flags``, JSON), the source file's SHA-256
@@ -12,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +30,14 @@ from pigmentmap.core.errors import PigmentmapError
 from pigmentmap.core.spectrum import Cube
 from pigmentmap.instruments.instrument import Instrument
 from pigmentmap.mapping.elements import COINCIDENT_SIGNIFICANCE, DEFAULT_ELEMENTS, fit_elements
+from pigmentmap.mapping.evidence import (
+    DETECTED_SIGMA,
+    UNSUPPORTED_CAP,
+    evidence,
+    evidence_elements,
+    gate,
+    gate_summary,
+)
 from pigmentmap.mapping.pigments import bin_cube, pigment_maps
 
 RESULTS = "maps.h5"
@@ -105,13 +120,34 @@ def run_map(
     elements: tuple[str, ...] = DEFAULT_ELEMENTS,
     overwrite: bool = False,
     progress: bool = True,
+    evidence_gate: bool = True,
+    log: Callable[[str], None] | None = None,
 ) -> Path:
-    """Pigment maps, element maps and PNGs of ``cube`` into the folder ``out``."""
+    """Pigment maps, element maps and PNGs of ``cube`` into the folder ``out``.
+
+    ``evidence_gate`` caps claims whose key element is not detected (see
+    :mod:`pigmentmap.mapping.evidence`); ``log`` receives one line per notice (what the model
+    lacks, what the gate capped).
+    """
+    from pigmentmap.evaluate.posterior import Posterior
+
+    say = log or (lambda _line: None)
     out = Path(out)
     check_results_folder(out, overwrite=overwrite)
     maps = pigment_maps(cube, model, binning=binning, progress=progress)
+    post = Posterior.from_card(maps.model_card)
+    if post.missing:
+        say(
+            f"the model has no {', no '.join(post.missing)} (made before them; see pigmentmap calibrate)"
+        )
     counts = bin_cube(cube.counts, binning) if binning > 1 else cube.counts
+    elements = evidence_elements(maps.names, elements)
     element = fit_elements(counts, cube.axis, instrument, elements=elements, progress=progress)
+    ev = evidence(maps.names, element.significance, element.names, coincident=tuple(element.flags))
+    prob = gate(maps.prob, ev.support) if evidence_gate else maps.prob
+    for line in gate_summary(maps.prob, ev, maps.names, gated=evidence_gate):
+        say(line)
+    groups = post.group_probabilities(prob)
     truth = read_truth(scan)
     if truth is not None and binning > 1:
         t = truth["pigment_maps"]
@@ -121,8 +157,28 @@ def run_map(
         )
     with atomic_dir(out, overwrite=True, marker=RESULTS) as tmp:  # checked above
         with h5py.File(tmp / RESULTS, "w") as f:
-            f["pigment_maps"] = maps.prob
+            f["pigment_maps"] = prob
+            f["pigment_maps_raw"] = maps.raw if maps.raw is not None else maps.prob
             f["names"] = np.array(maps.names, dtype=h5py.string_dtype())
+            f["evidence/support"] = ev.support
+            f["evidence/missing"] = ev.missing
+            f.attrs["evidence"] = json.dumps(
+                {
+                    "gate": evidence_gate,
+                    "detected_sigma": DETECTED_SIGMA,
+                    "cap": UNSUPPORTED_CAP,
+                    "codes": {"1": "supported", "0": "a key element not detected",
+                              "-1": "cannot be checked"},
+                    "key_elements": ev.key,
+                    "unmeasured": ev.unmeasured,
+                }
+            )  # fmt: skip
+            f["group_maps"] = groups
+            f["group_names"] = np.array([g.name for g in post.groups], dtype=h5py.string_dtype())
+            f.attrs["groups"] = json.dumps([g.to_dict() for g in post.groups])
+            f.attrs["model_lacks"] = json.dumps(list(post.missing))
+            if maps.layers is not None:
+                f["layer_maps"] = maps.layers
             f["element_maps"] = element.values.astype(np.float32)
             f["element_significance"] = element.significance.astype(np.float32)
             f["element_names"] = np.array(element.names, dtype=h5py.string_dtype())
@@ -142,7 +198,7 @@ def run_map(
                     f["truth/top_strip"] = truth["top_strip"]
                     f["truth/bottom_strip"] = truth["bottom_strip"]
         for k, name in enumerate(maps.names):
-            _png(tmp / f"pigment_{name}.png", maps.prob[..., k], f"{name} probability", vmax=1.0)
+            _png(tmp / f"pigment_{name}.png", prob[..., k], f"{name} probability", vmax=1.0)
         for k, name in enumerate(element.names):
             v = element.values[..., k]
             note = (

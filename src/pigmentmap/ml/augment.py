@@ -90,6 +90,10 @@ class Augmenter:
     preprocessor : Preprocessor
         The model's (masked, rebinning) preprocessor.
     settings : AugmentSettings
+    present : (N, K) array of 0/1, optional
+        For targets defined only where a class is present (its layer): weight 1 only where
+        ``present`` and the class is detectable. Default: every entry counts except present
+        classes below detection.
 
     Examples
     --------
@@ -112,6 +116,8 @@ class Augmenter:
         detectability: np.ndarray,
         preprocessor: Preprocessor,
         settings: AugmentSettings = AugmentSettings(),
+        *,
+        present: np.ndarray | None = None,
     ) -> None:
         if spectra.shape[1] != axis.n_channels:
             raise PigmentmapError("spectra and axis disagree on the channel count")
@@ -131,6 +137,9 @@ class Augmenter:
         self.pre = preprocessor
         self.s = settings
         self.totals = spectra.sum(axis=1)
+        if present is not None and present.shape != labels.shape:
+            raise PigmentmapError("present and labels disagree in shape")
+        self.present = None if present is None else present > 0
 
     def measure(self, i: int, rng: np.random.Generator) -> Measurement:
         """Row ``i`` as a new measurement: counts on the scan's channels and both axes."""
@@ -159,7 +168,10 @@ class Augmenter:
         r = max(0, int(np.searchsorted(DETECTABILITY_UPPER_KEV, upper, side="right")) - 1)
         z = self.detectability[i, :, r] * math.sqrt(scale / (1.0 + extra))
         y = self.labels[i]
-        w = np.where((y > 0) & (z < s.sigma), 0.0, 1.0).astype(np.float32)
+        if self.present is None:
+            w = np.where((y > 0) & (z < s.sigma), 0.0, 1.0).astype(np.float32)
+        else:
+            w = (self.present[i] & (z >= s.sigma)).astype(np.float32)
         return Measurement(measured, true_axis, nominal, y, w)
 
     def _one(self, i: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -66,23 +66,110 @@ def resolve_model(name_or_dir: str | Path) -> Path:
     )
 
 
+def _weights_spec(model: torch.nn.Module, path: Path) -> dict[str, Any]:
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    save_file(state, path)
+    return {
+        "file": path.name,
+        "sha256": sha256_file(path),
+        "shapes": {k: list(v.shape) for k, v in state.items()},
+        "n_parameters": int(sum(p.numel() for p in model.parameters())),
+    }
+
+
 def save_model(
     model: torch.nn.Module, card: dict[str, Any], out: str | Path, *, overwrite: bool = False
 ) -> Path:
     """Write ``out/`` atomically (a temporary folder renamed into place)."""
     with atomic_dir(out, overwrite=overwrite, marker=CARD) as tmp:
-        state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-        save_file(state, tmp / WEIGHTS)
         card = dict(card)
         card["format"] = FORMAT
-        card["weights"] = {
-            "file": WEIGHTS,
-            "sha256": sha256_file(tmp / WEIGHTS),
-            "shapes": {k: list(v.shape) for k, v in state.items()},
-            "n_parameters": int(sum(p.numel() for p in model.parameters())),
-        }
+        card["weights"] = _weights_spec(model, tmp / WEIGHTS)
         (tmp / CARD).write_text(json.dumps(card, indent=2) + "\n")
     return Path(out)
+
+
+def update_model(
+    model_dir: str | Path,
+    out: str | Path,
+    changes: dict[str, Any],
+    *,
+    modules: dict[str, tuple[str, torch.nn.Module]] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """A copy of a model with card entries replaced by ``changes`` (``out`` may be the model itself).
+
+    ``modules`` maps a card key to ``(file name, module)``: the module's weights are written to
+    that file and described under ``card[key]["weights"]`` (e.g. the layer model). The original
+    weights are copied byte for byte and checked against their hash first.
+    """
+    import shutil
+
+    src = resolve_model(model_dir)
+    card = read_card(src)
+    card.update(changes)
+    with atomic_dir(out, overwrite=overwrite, marker=CARD) as tmp:
+        for key, (name, module) in (modules or {}).items():
+            card[key] = {**card.get(key, {}), "weights": _weights_spec(module, tmp / name)}
+        written = {n for n, _ in (modules or {}).values()}
+        for name, spec in _weight_specs(card).items():
+            if name in written:
+                continue
+            source = _inside(src, name)
+            if not source.is_file():
+                raise PigmentmapError(f"model directory '{src}' has no {name}")
+            shutil.copyfile(source, tmp / name)
+            if sha256_file(tmp / name) != spec.get("sha256"):
+                raise PigmentmapError(f"'{source}' does not match the SHA-256 in its card")
+        (tmp / CARD).write_text(json.dumps(card, indent=2) + "\n")
+    return Path(out)
+
+
+def _weight_specs(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """File name -> weights entry, for the main weights and every entry that has its own."""
+    out = {card["weights"]["file"]: card["weights"]}
+    for entry in card.values():
+        if isinstance(entry, dict) and isinstance(entry.get("weights"), dict):
+            out[entry["weights"]["file"]] = entry["weights"]
+    return out
+
+
+def _inside(model_dir: Path, name: Any) -> Path:
+    """``model_dir / name``, refusing a name that leaves the folder."""
+    if not isinstance(name, str) or not name or Path(name).name != name or name in (".", ".."):
+        raise PigmentmapError(f"the card of '{model_dir}' names a weights file outside its folder")
+    return model_dir / name
+
+
+def load_state(model_dir: str | Path, spec: Any, module: torch.nn.Module) -> torch.nn.Module:
+    """Load weights described by a card entry ``spec`` into ``module`` (checked: hash, shapes).
+
+    Never unpickles; refuses a file outside the model folder, a hash or shapes that differ.
+    """
+    d = Path(model_dir)
+    if not isinstance(spec, dict):
+        raise PigmentmapError(f"the card of '{d}' has a malformed weights entry")
+    weights = _inside(d, spec.get("file", WEIGHTS))
+    if not weights.is_file():
+        raise PigmentmapError(f"model directory '{d}' has no {weights.name}")
+    if sha256_file(weights) != spec.get("sha256"):
+        raise PigmentmapError(
+            f"'{weights}' does not match the SHA-256 in its card (tampered or corrupt)"
+        )
+    try:
+        state = load_file(weights)
+    except Exception as err:  # safetensors raises its own error types
+        raise PigmentmapError(f"cannot read '{weights}': {err}") from None
+    expected = {k: list(v.shape) for k, v in module.state_dict().items()}
+    got = {k: list(v.shape) for k, v in state.items()}
+    if got != expected or got != spec.get("shapes"):
+        bad = sorted(k for k in set(expected) | set(got) if expected.get(k) != got.get(k))
+        raise PigmentmapError(
+            f"weights in '{d}' do not match the card's architecture ({', '.join(bad[:3]) or 'shapes'})"
+        )
+    module.load_state_dict(state, strict=True)
+    module.eval()
+    return module
 
 
 def read_card(model_dir: str | Path) -> dict[str, Any]:
@@ -111,13 +198,6 @@ def load_model(model_dir: str | Path) -> tuple[torch.nn.Module, dict[str, Any], 
     """
     d = resolve_model(model_dir)
     card = read_card(d)
-    weights = d / card["weights"].get("file", WEIGHTS)
-    if not weights.is_file():
-        raise PigmentmapError(f"model directory '{d}' has no {weights.name}")
-    if sha256_file(weights) != card["weights"].get("sha256"):
-        raise PigmentmapError(
-            f"'{weights}' does not match the SHA-256 in its card (tampered or corrupt)"
-        )
     pre = Preprocessor.from_dict(card["preprocessor"])
     model = create_model(
         card["architecture"],
@@ -125,17 +205,5 @@ def load_model(model_dir: str | Path) -> tuple[torch.nn.Module, dict[str, Any], 
         n_classes=len(card["label_names"]),
         n_input_channels=2 if pre.masked else 1,
     )
-    try:
-        state = load_file(weights)
-    except Exception as err:  # safetensors raises its own error types
-        raise PigmentmapError(f"cannot read '{weights}': {err}") from None
-    expected = {k: list(v.shape) for k, v in model.state_dict().items()}
-    got = {k: list(v.shape) for k, v in state.items()}
-    if got != expected or got != card["weights"].get("shapes"):
-        bad = sorted(k for k in set(expected) | set(got) if expected.get(k) != got.get(k))
-        raise PigmentmapError(
-            f"weights in '{d}' do not match the card's architecture ({', '.join(bad[:3]) or 'shapes'})"
-        )
-    model.load_state_dict(state, strict=True)
-    model.eval()
+    load_state(d, card["weights"], model)
     return model, card, pre

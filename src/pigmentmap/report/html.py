@@ -21,30 +21,23 @@ import numpy as np
 from pigmentmap.core.atomic import atomic_path, record_written
 from pigmentmap.core.errors import PigmentmapError
 from pigmentmap.evaluate.metrics import class_metrics, format_table
-from pigmentmap.materials.formula import atomic_number
-from pigmentmap.materials.library import PigmentLibrary, default_library
+from pigmentmap.materials.library import PigmentLibrary
 
 
 def key_elements(
     pigment: str, available: tuple[str, ...], *, library: PigmentLibrary | None = None
 ) -> list[str]:
-    """Up to two heaviest elements of a pigment (>= 5 % by mass) that have element maps.
+    """Up to two heaviest key elements of a pigment (see :mod:`pigmentmap.mapping.evidence`)
+    that have element maps.
 
     Examples
     --------
     >>> key_elements("emerald_green", ("Ca", "Cu", "As", "Pb"))
     ['As', 'Cu']
     """
-    lib = library or default_library()
-    if pigment not in lib:
-        return []
-    comp = lib[pigment].composition
-    els = [
-        e
-        for e in sorted(comp, key=atomic_number, reverse=True)
-        if comp[e] >= 0.05 and e in available
-    ]
-    return els[:2]
+    from pigmentmap.mapping.evidence import key_elements as keys
+
+    return [e for e in keys(pigment, library=library) if e in available][:2]
 
 
 def scaled(image: np.ndarray) -> np.ndarray:
@@ -123,6 +116,16 @@ def load_results(folder: str | Path) -> dict[str, Any]:
                 k: (v if isinstance(v, str | int | float) else str(v)) for k, v in f.attrs.items()
             },
         }
+        for key, ds in (
+            ("raw", "pigment_maps_raw"),
+            ("support", "evidence/support"),
+            ("groups", "group_maps"),
+            ("layers", "layer_maps"),
+        ):
+            if ds in f:
+                out[key] = f[ds][()]
+        if "group_names" in f:
+            out["group_names"] = _names(f["group_names"])
         if "truth/pigment_maps" in f:
             out["truth"] = f["truth/pigment_maps"][()]
             out["truth_names"] = _names(f["truth/names"])
@@ -147,6 +150,197 @@ def pixel_metrics(results: dict[str, Any]) -> dict[str, Any] | None:
         [results["truth"][..., truth_names.index(n)] for n in common], axis=-1
     ).reshape(-1, len(common))
     return class_metrics(truth, prob, common)
+
+
+def _png_b64(fig: Any) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def summary_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per class claimed (p >= 0.5) anywhere: area, mean probability there, evidence,
+    look-alike group and layer calls; sorted by area."""
+    from pigmentmap.mapping.evidence import UNSUPPORTED
+
+    attrs = res["attrs"]
+    ev = json.loads(attrs.get("evidence", "{}"))
+    groups = json.loads(attrs.get("groups", "[]"))
+    group_of = {
+        m: " | ".join(g["members"]) for g in groups if len(g["members"]) > 1 for m in g["members"]
+    }
+    prob, n = res["prob"], res["prob"].shape[0] * res["prob"].shape[1]
+    rows = []
+    for k, name in enumerate(res["names"]):
+        claimed = prob[..., k] >= 0.5
+        raw_claims = res.get("raw", prob)[..., k] >= 0.5
+        if not claimed.any() and not raw_claims.any():
+            continue
+        row: dict[str, Any] = {
+            "pigment": name,
+            "area_percent": 100.0 * claimed.sum() / n,
+            "mean_probability": float(prob[..., k][claimed].mean()) if claimed.any() else 0.0,
+            "key_elements": "/".join(ev.get("key_elements", {}).get(name, [])) or "none XRF checks",
+            "unsupported_percent": 100.0 * float(
+                (raw_claims & (res["support"][..., k] == UNSUPPORTED)).sum() / n
+            ) if "support" in res else None,
+            "group": group_of.get(name, ""),
+            "layer": "",
+        }  # fmt: skip
+        if "layers" in res and claimed.any():
+            from pigmentmap.evaluate.layers import layer_calls
+
+            calls = layer_calls(res["layers"][..., k, :][claimed])
+            shares = [
+                f"{lbl} {100 * (calls == c).mean():.0f} %"
+                for c, lbl in enumerate(("top", "under", "both"))
+                if (calls == c).any()
+            ]
+            row["layer"] = ", ".join(shares)
+        rows.append(row)
+    return sorted(rows, key=lambda r: -r["area_percent"])
+
+
+#: Okabe-Ito colours (colour-blind safe) for the layer calls top, under, both.
+LAYER_COLOURS = ("#E69F00", "#56B4E9", "#009E73")
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    head = ("pigment", "area (% of pixels)", "mean p there", "key elements",
+            "claims without them (% of pixels)", "look-alike group", "layer (of its pixels)")  # fmt: skip
+    out = ["<table border='1' cellpadding='4' style='border-collapse:collapse'><tr>"]
+    out += [f"<th>{html.escape(h)}</th>" for h in head] + ["</tr>"]
+    for r in rows:
+        uns = "n/a" if r["unsupported_percent"] is None else f"{r['unsupported_percent']:.1f}"
+        cells = (r["pigment"], f"{r['area_percent']:.1f}", f"{r['mean_probability']:.2f}",
+                 r["key_elements"], uns, r["group"] or "-", r["layer"] or "-")  # fmt: skip
+        out.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
+    return "".join(out) + "</table>"
+
+
+def _reliability_figure(rel: dict[str, dict[str, list[float]]]) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.2, 4), dpi=90)
+    ax.plot([0, 1], [0, 1], color="grey", lw=1, label="perfect")
+    for (label, r), colour in zip(rel.items(), ("#D55E00", "#0072B2"), strict=False):
+        ax.plot(r["probability"], r["frequency"], "o-", color=colour, label=label)
+    ax.set_xlabel("predicted probability")
+    ax.set_ylabel("observed frequency")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _png_b64(fig)
+
+
+def _layer_figure(res: dict[str, Any], names: list[str]) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    from pigmentmap.evaluate.layers import layer_calls
+
+    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.4), dpi=90, squeeze=False)
+    cmap = ListedColormap(["#DDDDDD", *LAYER_COLOURS])
+    for ax, name in zip(axes[0], names, strict=True):
+        k = res["names"].index(name)
+        image = np.where(res["prob"][..., k] >= 0.5, layer_calls(res["layers"][..., k, :]) + 1, 0)
+        ax.imshow(image, cmap=cmap, vmin=0, vmax=3, interpolation="nearest")
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    handles = [Patch(color=c, label=lbl) for c, lbl in zip(["#DDDDDD", *LAYER_COLOURS],
+               ["not claimed", "top layer", "underneath", "both"], strict=True)]  # fmt: skip
+    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return _png_b64(fig)
+
+
+def _group_figure(res: dict[str, Any], groups: list[dict[str, Any]]) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(
+        1, len(groups), figsize=(3.4 * len(groups), 3.4), dpi=90, squeeze=False
+    )
+    for ax, g in zip(axes[0], groups, strict=True):
+        name = " | ".join(g["members"])
+        im = ax.imshow(res["groups"][..., res["group_names"].index(name)], cmap="cividis",
+                       vmin=0, vmax=1, interpolation="nearest")  # fmt: skip
+        ax.set_title("\n".join(g["members"]), fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="probability")
+    fig.tight_layout()
+    return _png_b64(fig)
+
+
+def _honesty_sections(res: dict[str, Any], card: dict[str, Any]) -> list[str]:
+    """Summary table, notes, look-alike groups, calibration and layers."""
+    from pigmentmap.mapping.evidence import gate_summary_text
+
+    attrs = res["attrs"]
+    parts = ["<h2>Summary</h2>"]
+    rows = summary_rows(res)
+    parts.append(_table(rows) if rows else "<p>No pigment is claimed (p >= 0.5) anywhere.</p>")
+    notes = []
+    lacks = json.loads(attrs.get("model_lacks", "[]"))
+    if lacks:
+        notes.append(f"The model has no {', no '.join(lacks)}: it was made before them "
+                     "(pigmentmap calibrate, pigmentmap train-layers add them).")  # fmt: skip
+    ev = json.loads(attrs.get("evidence", "{}"))
+    if ev:
+        notes.append(gate_summary_text(ev))
+    if notes:
+        parts.append(
+            "<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>"
+        )
+    groups = [g for g in json.loads(attrs.get("groups", "[]")) if len(g["members"]) > 1]
+    if groups and "groups" in res:
+        parts.append(
+            "<h2>Look-alike groups</h2><p>Pigments XRF cannot tell apart under these conditions "
+            "(found from the model's confusions on held-out simulation, among pigments sharing "
+            "their key elements). The group probability (at least one member present) is "
+            "reliable; the split within a group is uncertain.</p><ul>"
+            + "".join(
+                f"<li><b>{html.escape(' | '.join(g['members']))}</b>: {html.escape(g['why'])}</li>"
+                for g in groups
+            )
+            + "</ul>"
+            + f"<img alt='look-alike groups' src='data:image/png;base64,{_group_figure(res, groups)}'>"
+        )
+    rel = (card.get("calibration") or {}).get("metrics", {}).get("reliability")
+    if rel:
+        m = card["calibration"]["metrics"]
+        parts.append(
+            "<h2>Calibration</h2><p>Probabilities are calibrated (per-pigment Platt scaling fitted "
+            f"on held-out simulation): expected calibration error {m['ece_raw']:.3f} before, "
+            f"{m['ece']:.3f} after; over claims (p >= 0.1) {m['ece_claims_raw']:.3f} before, "
+            f"{m['ece_claims']:.3f} after. A probability means what it says on simulated "
+            "paintings; on a real scan it is as good as the simulation of that scanner.</p>"
+            f"<img alt='reliability' src='data:image/png;base64,{_reliability_figure(rel)}'>"
+        )
+    if "layers" in res and rows:
+        shown = [r["pigment"] for r in rows if r["area_percent"] > 0][:6]
+        if shown:
+            la = (card.get("layers") or {}).get("metrics", {}).get("test", {}).get("layer_accuracy")
+            acc = f" (right for {la:.0%} of present pigments on held-out simulation)" if la else ""
+            parts.append(
+                "<h2>Layers</h2><p>Where each pigment is claimed: in the top layer, underneath "
+                f"(grounds and primings count as underneath) or in both{acc}.</p>"
+                f"<img alt='layers' src='data:image/png;base64,{_layer_figure(res, shown)}'>"
+            )
+    return parts
 
 
 def write_report(folder: str | Path, *, out: str | Path | None = None) -> Path:
@@ -197,6 +391,7 @@ def write_report(folder: str | Path, *, out: str | Path | None = None) -> Path:
             + html.escape("\n".join(lines))
             + "</pre>"
         )
+    parts += _honesty_sections(res, card)
     parts.append("<h2>Pigments and their elements</h2>")
     for k, name in enumerate(res["names"]):
         els = key_elements(name, available)

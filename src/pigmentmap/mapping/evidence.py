@@ -1,0 +1,240 @@
+"""Element evidence for pigment claims: is each claimed pigment's key element measured?
+
+A network can call a pigment from the shape of a spectrum even where the element that defines it
+gives no measurable line (on a real fresco scan a model claimed vermilion where no Hg was
+measured, and chrome yellow where Cr was barely there). The element fit
+(:func:`pigmentmap.mapping.elements.fit_elements`) gives every element's significance in every
+pixel; this module checks each claim against it.
+
+Key elements
+------------
+A pigment's key elements (:func:`key_elements`) are those making up at least
+:data:`KEY_MASS_FRACTION` of its mass with atomic number at least :data:`KEY_MIN_Z` (Ca): their
+K or L lines lie above 3.6 keV, where air and a thin paint layer do not hide them. Lighter ones
+(Na, Al, Si, S, K in ultramarine or smalt's glass) are no evidence when absent: a pigment with no
+key element (ultramarine, organic lakes, carbon black) cannot be checked and is never gated.
+
+Support
+-------
+In each pixel and for each class, :func:`evidence` gives one of
+
+- :data:`SUPPORTED` (1): every key element is detected (significance >= :data:`DETECTED_SIGMA`);
+- :data:`UNSUPPORTED` (0): a key element that the fit could measure is not detected;
+- :data:`UNCHECKED` (-1): no key element could be measured: the pigment has none, or its lines
+  lie outside the scan's range, or they coincide with the tube's lines and are not reported
+  (such elements are reported only when highly significant, so a missing one is no evidence).
+
+The gate (on by default in ``pigmentmap map``; ``--no-evidence-gate`` turns it off) caps the
+probability of an unsupported claim at :data:`UNSUPPORTED_CAP`, below the 0.5 threshold: the map
+still shows that the network saw something, but no pigment is claimed without its element.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pigmentmap.core.errors import PigmentmapError
+from pigmentmap.materials.formula import atomic_number
+from pigmentmap.materials.library import PigmentLibrary, default_library
+
+#: Smallest mass fraction of an element that makes it a key element of a pigment.
+KEY_MASS_FRACTION = 0.05
+#: Lightest key element (Ca, K-alpha 3.69 keV): lighter lines are absorbed by air and paint.
+KEY_MIN_Z = 20
+#: Significance from which an element counts as detected in a pixel (3 sigma).
+DETECTED_SIGMA = 3.0
+#: Probability an unsupported claim is capped at.
+UNSUPPORTED_CAP = 0.25
+
+SUPPORTED, UNSUPPORTED, UNCHECKED = 1, 0, -1
+
+
+def key_elements(pigment: str, *, library: PigmentLibrary | None = None) -> tuple[str, ...]:
+    """The elements XRF must see for ``pigment`` to be claimed, heaviest first.
+
+    Examples
+    --------
+    >>> key_elements("chrome_yellow")
+    ('Pb', 'Cr')
+    >>> key_elements("ultramarine")  # Na, Al, Si, S: too light to be evidence when absent
+    ()
+    >>> key_elements("no_such_pigment")
+    ()
+    """
+    lib = library or default_library()
+    if pigment not in lib:
+        return ()
+    comp = lib[pigment].composition
+    return tuple(
+        e
+        for e in sorted(comp, key=atomic_number, reverse=True)
+        if comp[e] >= KEY_MASS_FRACTION and atomic_number(e) >= KEY_MIN_Z
+    )
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Element evidence for every class in every pixel.
+
+    Attributes
+    ----------
+    support : (H, W, K) int8
+        :data:`SUPPORTED`, :data:`UNSUPPORTED` or :data:`UNCHECKED` (see the module notes).
+    missing : (H, W, K) int8
+        Index into ``key`` of the first key element not detected (-1 where none is missing).
+    key : dict
+        Class -> its key elements that the fit measured (empty: cannot be checked).
+    unmeasured : dict
+        Class -> its key elements the fit did not measure (no line inside the scan's range).
+    """
+
+    support: np.ndarray
+    missing: np.ndarray
+    key: dict[str, tuple[str, ...]]
+    unmeasured: dict[str, tuple[str, ...]]
+
+
+def evidence(
+    names: tuple[str, ...] | list[str],
+    significance: np.ndarray,
+    element_names: tuple[str, ...] | list[str],
+    *,
+    coincident: tuple[str, ...] | list[str] = (),
+    library: PigmentLibrary | None = None,
+    detected_sigma: float = DETECTED_SIGMA,
+) -> Evidence:
+    """Whether each class's key elements are detected, pixel by pixel.
+
+    Parameters
+    ----------
+    names : K class names (library names).
+    significance : (H, W, E) array
+        Element significance from the fit.
+    element_names : E element symbols, the order of ``significance``.
+    coincident : elements whose lines coincide with the tube's (the fit's flags): a missing one
+        is no evidence.
+    detected_sigma : float
+        Significance from which an element counts as detected.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sig = np.array([[[40.0, 0.5], [40.0, 9.0]]])  # two pixels: Pb, Cr
+    >>> ev = evidence(["chrome_yellow", "lead_white"], sig, ["Pb", "Cr"])
+    >>> ev.support[0].tolist()  # chrome yellow lacks Cr in the first pixel
+    [[0, 1], [1, 1]]
+    >>> ev.key["chrome_yellow"]
+    ('Pb', 'Cr')
+    """
+    sig = np.asarray(significance)
+    if sig.ndim != 3 or sig.shape[-1] != len(element_names):
+        raise PigmentmapError(
+            f"significance of shape {sig.shape} does not match {len(element_names)} elements"
+        )
+    h, w, _ = sig.shape
+    support = np.full((h, w, len(names)), UNCHECKED, dtype=np.int8)
+    missing = np.full((h, w, len(names)), -1, dtype=np.int8)
+    soft = set(coincident)
+    key, unmeasured = {}, {}
+    for k, name in enumerate(names):
+        wanted = key_elements(name, library=library)
+        key[name] = tuple(e for e in wanted if e in element_names)
+        unmeasured[name] = tuple(e for e in wanted if e not in element_names)
+        if not key[name]:
+            continue
+        detected = np.stack(
+            [sig[..., list(element_names).index(e)] >= detected_sigma for e in key[name]], -1
+        )
+        hard = np.array([e not in soft for e in key[name]])
+        # A measurable key element not detected: unsupported. A coincident one not reported is
+        # no evidence either way; the claim is supported by the others, or left unchecked.
+        lacking = ~detected & hard
+        unsupported = lacking.any(axis=-1)
+        backed = (detected | ~hard).all(axis=-1) & (detected.any(axis=-1) | hard.any())
+        support[..., k] = np.where(unsupported, UNSUPPORTED, np.where(backed, SUPPORTED, UNCHECKED))
+        missing[..., k] = np.where(unsupported, np.argmax(lacking, axis=-1), -1)
+    return Evidence(support, missing, key, unmeasured)
+
+
+def gate(prob: np.ndarray, support: np.ndarray, *, cap: float = UNSUPPORTED_CAP) -> np.ndarray:
+    """``prob`` with unsupported claims capped at ``cap`` (a new array).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> gate(np.array([0.9, 0.9, 0.9]), np.array([1, 0, -1])).tolist()
+    [0.9, 0.25, 0.9]
+    """
+    if prob.shape != support.shape:
+        raise PigmentmapError(f"probabilities {prob.shape} and support {support.shape} differ")
+    return np.where(support == UNSUPPORTED, np.minimum(prob, cap), prob).astype(prob.dtype)
+
+
+def evidence_elements(
+    names: tuple[str, ...] | list[str], elements: tuple[str, ...]
+) -> tuple[str, ...]:
+    """``elements`` plus every key element of ``names`` that it lacks (so all can be checked).
+
+    Examples
+    --------
+    >>> evidence_elements(["smalt"], ("Pb",))
+    ('Pb', 'Co')
+    """
+    out = list(elements)
+    for name in names:
+        out += [e for e in key_elements(name) if e not in out]
+    return tuple(out)
+
+
+def gate_summary(
+    prob: np.ndarray, ev: Evidence, names: tuple[str, ...] | list[str], *, gated: bool = True
+) -> list[str]:
+    """One line per class claimed (p >= 0.5) somewhere without its key element.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ev = evidence(["vermilion"], np.array([[[0.0], [8.0]]]), ["Hg"])
+    >>> gate_summary(np.array([[[0.9], [0.9]]]), ev, ["vermilion"])
+    ['vermilion: claimed on 50.0 % of pixels without Hg detected at 3 sigma; capped at 0.25 there']
+    """
+    lines = []
+    n = prob.shape[0] * prob.shape[1]
+    for k, name in enumerate(names):
+        bad = (prob[..., k] >= 0.5) & (ev.support[..., k] == UNSUPPORTED)
+        if bad.any():
+            lacking = sorted({ev.key[name][i] for i in ev.missing[..., k][bad] if i >= 0})
+            action = (
+                f"capped at {UNSUPPORTED_CAP:g} there"
+                if gated
+                else "not capped (--no-evidence-gate)"
+            )
+            lines.append(
+                f"{name}: claimed on {100 * bad.sum() / n:.1f} % of pixels without "
+                f"{'/'.join(lacking)} detected at {DETECTED_SIGMA:g} sigma; {action}"
+            )
+    return lines
+
+
+def gate_summary_text(rule: dict[str, Any]) -> str:
+    """The evidence rule of a results file (its ``evidence`` attribute), in one sentence.
+
+    Examples
+    --------
+    >>> gate_summary_text({"gate": True, "detected_sigma": 3.0, "cap": 0.25})[:60]
+    'A pigment claim needs its key elements detected at 3 sigma; '
+    """
+    sigma, cap = rule.get("detected_sigma", DETECTED_SIGMA), rule.get("cap", UNSUPPORTED_CAP)
+    action = (
+        f"claims without them are capped at p = {cap:g}"
+        if rule.get("gate", True)
+        else "this run kept the network's probabilities (--no-evidence-gate)"
+    )
+    return (
+        f"A pigment claim needs its key elements detected at {sigma:g} sigma; {action}. "
+        "Pigments without an element XRF can check in air (ultramarine, lakes, carbon) are not "
+        "checked."
+    )
