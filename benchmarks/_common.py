@@ -51,7 +51,7 @@ def ship_model(model_dir: Path, shipped: Path, made_by: dict[str, Any]) -> None:
     tmp = shipped.with_name(shipped.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
-    shutil.copytree(model_dir, tmp)
+    shutil.copytree(model_dir, tmp, ignore=shutil.ignore_patterns(".pigmentmap-files"))
     (tmp / "card.json").write_text(json.dumps(card, indent=2) + "\n")
     if shipped.exists():
         shutil.rmtree(shipped)

@@ -1,14 +1,20 @@
-"""Build the shipped default model ``universal`` from scratch: dataset, training, copy into the
-package. ``make model`` runs this; the card records each step's wall time.
+"""Build the shipped default model ``universal``: dataset, training, layer network, calibration,
+copy into the package. ``make model`` runs every step; the card records each step's wall time.
 
-Usage: python benchmarks/build_default_model.py [--n 30000] [--epochs 20] [--patience 5]
-                                                [--work runs/] [--no-ship]
+Usage: python benchmarks/build_default_model.py [--steps train,layers,calibrate] [--n 30000]
+                                                [--epochs 20] [--patience 5] [--work runs/]
+                                                [--no-ship]
 
-1. ``universal`` design (random paintings on random instruments, 29 classes, noise-free
-   expected counts, detectability per class): ``pigmentmap dataset --design universal``;
-2. ``fast-cnn`` trained on 1 fold with instrument randomisation drawn anew every epoch (counts
-   over three decades, channel gain and upper end, +-80 eV / +-0.7 % calibration errors);
-3. copied into ``src/pigmentmap/ml/shipped/universal`` with a ``made_by`` record.
+1. ``train``: the ``universal`` design (random paintings on random instruments, 29 classes,
+   noise-free expected counts, detectability per class; seed 1), ``fast-cnn`` trained on 1 fold
+   with instrument randomisation drawn anew every epoch;
+2. ``layers``: the layer network (:mod:`pigmentmap.ml.layers`) on another universal dataset
+   (24,000 stacks, seed 11);
+3. ``calibrate``: Platt scaling and look-alike groups (:mod:`pigmentmap.ml.calibrate`) on a
+   held-out universal dataset (6,000 stacks, seed 7) the networks never saw;
+4. copied into ``src/pigmentmap/ml/shipped/universal`` with a ``made_by`` record of every step.
+
+Steps left out start from the shipped model (its ``made_by`` keeps their record).
 """
 
 from __future__ import annotations
@@ -16,65 +22,96 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import Any
 
 from pigmentmap.datasets.store import read_dataset
 from pigmentmap.datasets.universal import universal_design
 from pigmentmap.materials import default_library
+from pigmentmap.ml.checkpoint import read_card, update_model
 from pigmentmap.ml.train import TrainSettings, train
 
 from _common import ship_model, simulated_dataset
 
 SHIPPED = Path(__file__).resolve().parents[1] / "src/pigmentmap/ml/shipped/universal"
-DATA_SEED = 1
+DATA_SEED, LAYER_SEED, CALIBRATION_SEED = 1, 11, 7
+LAYER_N, CALIBRATION_N = 24000, 6000
+
+
+def _dataset(work: Path, n: int, seed: int) -> tuple[Path, float]:
+    path = work / f"universal-{n}-seed{seed}.h5"
+    t0 = time.perf_counter()
+    simulated_dataset(path, universal_design(default_library(), n=n, seed=seed), seed=seed,
+                      noise=False)  # fmt: skip
+    return path, time.perf_counter() - t0
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=30000, help="stacks in the universal dataset")
+    ap.add_argument("--steps", default="train,layers,calibrate", help="comma-separated steps")
+    ap.add_argument("--n", type=int, default=30000, help="stacks in the training dataset")
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--patience", type=int, default=5)
-    ap.add_argument("--work", default="runs", help="folder for the dataset and the model")
+    ap.add_argument("--layer-epochs", type=int, default=14)
+    ap.add_argument("--work", default="runs", help="folder for the datasets and the model")
     ap.add_argument("--no-ship", action="store_true", help="do not copy into the package")
     args = ap.parse_args()
+    steps = [s.strip() for s in args.steps.split(",") if s.strip()]
+    unknown = set(steps) - {"train", "layers", "calibrate"}
+    if unknown:
+        raise SystemExit(f"unknown step(s): {', '.join(sorted(unknown))}")
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    data_path = work / f"universal-{args.n}-seed{DATA_SEED}.h5"
-    t0 = time.perf_counter()
-    design = universal_design(default_library(), n=args.n, seed=DATA_SEED)
-    simulated_dataset(data_path, design, seed=DATA_SEED, noise=False)
-    dataset_seconds = time.perf_counter() - t0
-    print(f"dataset {data_path}: {dataset_seconds:.0f} s")
-    settings = TrainSettings(
-        architecture="fast-cnn", run_folds=1, epochs=args.epochs, patience=args.patience, seed=0
-    )
-    t1 = time.perf_counter()
     model_dir = work / "universal-model"
-    card = train(read_dataset(data_path), out=model_dir, settings=settings, overwrite=True)
-    training_seconds = time.perf_counter() - t1
-    print(
-        f"trained {model_dir}: {training_seconds:.0f} s, held-out macro F1 "
-        f"{card['metrics']['test_best_fold']['macro_f1']:.3f}"
+    made_by: dict[str, Any] = (
+        {} if "train" in steps else dict(read_card(SHIPPED).get("made_by", {}))
     )
+    made_by.update({"script": "benchmarks/build_default_model.py", "make_target": "make model"})
+    if "train" in steps:
+        data_path, dataset_seconds = _dataset(work, args.n, DATA_SEED)
+        settings = TrainSettings(
+            architecture="fast-cnn", run_folds=1, epochs=args.epochs, patience=args.patience,
+            seed=0,
+        )  # fmt: skip
+        t1 = time.perf_counter()
+        card = train(read_dataset(data_path), out=model_dir, settings=settings, overwrite=True)
+        training_seconds = time.perf_counter() - t1
+        print(f"trained {model_dir}: {training_seconds:.0f} s, held-out macro F1 "
+              f"{card['metrics']['test_best_fold']['macro_f1']:.3f}")  # fmt: skip
+        made_by.update({
+            "dataset": {"design": "universal", "n": args.n, "seed": DATA_SEED},
+            "train": {"architecture": "fast-cnn", "epochs": args.epochs,
+                      "patience": args.patience, "run_folds": 1, "seed": 0},
+            "dataset_seconds": round(dataset_seconds, 1),
+            "training_seconds": round(training_seconds, 1),
+        })  # fmt: skip
+    else:
+        update_model(SHIPPED, model_dir, {}, overwrite=True)
+    if "layers" in steps:
+        from pigmentmap.ml.layers import train_layer_model
+
+        path, seconds = _dataset(work, LAYER_N, LAYER_SEED)
+        t1 = time.perf_counter()
+        entry = train_layer_model(model_dir, read_dataset(path), out=model_dir,
+                                  epochs=args.layer_epochs, overwrite=True)  # fmt: skip
+        made_by["layers"] = {
+            "dataset": {"design": "universal", "n": LAYER_N, "seed": LAYER_SEED},
+            "epochs": args.layer_epochs, "dataset_seconds": round(seconds, 1),
+            "training_seconds": round(time.perf_counter() - t1, 1),
+            "layer_accuracy": entry["metrics"]["test"]["layer_accuracy"],
+        }  # fmt: skip
+    if "calibrate" in steps:
+        from pigmentmap.ml.calibrate import calibrate_model
+
+        path, seconds = _dataset(work, CALIBRATION_N, CALIBRATION_SEED)
+        t1 = time.perf_counter()
+        card = calibrate_model(model_dir, read_dataset(path), out=model_dir, overwrite=True)
+        made_by["calibration"] = {
+            "dataset": {"design": "universal", "n": CALIBRATION_N, "seed": CALIBRATION_SEED},
+            "dataset_seconds": round(seconds, 1),
+            "seconds": round(time.perf_counter() - t1, 1),
+        }
     if not args.no_ship:
-        ship_model(
-            model_dir,
-            SHIPPED,
-            {
-                "script": "benchmarks/build_default_model.py",
-                "make_target": "make model",
-                "dataset": {"design": "universal", "n": args.n, "seed": DATA_SEED},
-                "train": {
-                    "architecture": "fast-cnn",
-                    "epochs": args.epochs,
-                    "patience": args.patience,
-                    "run_folds": 1,
-                    "seed": 0,
-                },
-                "dataset_seconds": round(dataset_seconds, 1),
-                "training_seconds": round(training_seconds, 1),
-                "total_minutes": round((dataset_seconds + training_seconds) / 60, 1),
-            },
-        )
+        ship_model(model_dir, SHIPPED, made_by)
 
 
 if __name__ == "__main__":

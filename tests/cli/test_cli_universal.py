@@ -178,6 +178,7 @@ def test_map_stores_evidence_groups_and_layers_and_the_report_shows_them(
     assert run(capsys, "report", tmp_path / "res")[0] == 0
     page = (tmp_path / "res" / "report.html").read_text()
     assert "<h2>Summary</h2>" in page and "key elements detected at 3 sigma" in page
+    assert "vermilion: Hg detected at 3 sigma in 0.0 % of pixels: below detection" in page
 
 
 def test_a_model_made_before_calibration_still_maps_and_says_what_it_lacks(

@@ -94,12 +94,19 @@ def test_phantom_truth_follows_table2(tmp_path, library, elio):
         top = f["truth/top_strip"][()]
         bottom = f["truth/bottom_strip"][()]
         rgb = f["truth/rgb"][()]
+        layers = f["truth/layers"][()]
     assert counts.shape == (30, 44, 4096) and truth.shape == (30, 44, 11)
+    assert layers.shape == (30, 44, 11, 2)
+    assert (layers.any(axis=-1) == truth.astype(bool)).all()  # a layer wherever a pigment is
     vm, cb, eg = names.index("vermilion"), names.index("cobalt_blue"), names.index("emerald_green")
     blank = (top < 0) & (bottom < 0)
     assert truth[blank].sum() == 0 and blank.any()
     assert (truth[bottom >= 0, vm] == 1).all()  # every bottom strip holds vermilion
     assert (truth[top == PHANTOM_TOPS.index("Top 1"), cb] == 1).all()
+    under_top1 = (top == PHANTOM_TOPS.index("Top 1")) & (bottom >= 0)  # Top 1 holds no vermilion
+    assert (layers[under_top1, vm] == [0, 1]).all()
+    assert (layers[(top == PHANTOM_TOPS.index("Top 4")) & (bottom >= 0), vm] == [1, 1]).all()
+    assert (layers[(top < 0) & (bottom >= 0), vm] == [1, 0]).all()  # bare bottom strips: on top
     assert (truth[(top == PHANTOM_TOPS.index("Top 3")), eg] == 1).all()  # verdigris + arsenite
     assert PHANTOM_BOTTOMS[1] == "Bottom 2B"
     assert rgb[blank].mean(axis=0) == pytest.approx([242, 240, 230])  # bare chalk

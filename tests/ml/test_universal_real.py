@@ -31,3 +31,19 @@ def test_default_model_reads_a_real_m6_spectrum_as_bone_black_at_any_calibration
         p = predict_proba(net, pre(counts, axis))[0]
         claimed = {names[k] for k in np.flatnonzero(p >= 0.5)}
         assert claimed == {"bone_black"}, (shift_kev, claimed)
+
+
+def test_the_shipped_default_model_is_calibrated_with_groups_and_a_layer_network():
+    from pigmentmap.evaluate.posterior import Posterior
+    from pigmentmap.ml import DEFAULT_MODEL
+    from pigmentmap.ml.checkpoint import read_card
+    from pigmentmap.ml.layers import load_layer_model
+
+    card = read_card(DEFAULT_MODEL)
+    post = Posterior.from_card(card)
+    assert post.missing == ()
+    assert card["calibration"]["metrics"]["ece"] <= 0.05
+    pb = next(g for g in post.groups if "lead_white" in g.members)
+    assert "red_lead" in pb.members  # the Pb-only pair XRF cannot split
+    assert ("vermilion",) in [g.members for g in post.groups]
+    assert load_layer_model(DEFAULT_MODEL) is not None

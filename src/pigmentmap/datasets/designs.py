@@ -101,6 +101,29 @@ def labels_of(
     return [int(name in present) for name in label_names]
 
 
+def layer_labels_of(stack: Stack, label_names: tuple[str, ...]) -> list[list[int]]:
+    """Per class: [in the top layer, in a lower layer] (the first layer of some thickness is the
+    top; grounds count as lower).
+
+    Examples
+    --------
+    >>> from pigmentmap.materials import default_library
+    >>> from pigmentmap.materials.stack import Layer, Stack
+    >>> lib = default_library()
+    >>> s = Stack((Layer(((lib["vermilion"], 1.0),), 40.0), Layer(((lib["lead_white"], 1.0),), 100.0)))
+    >>> layer_labels_of(s, ("vermilion", "lead_white", "zinc_white"))
+    [[1, 0], [0, 1], [0, 0]]
+    """
+    layers = [layer for layer in stack.layers if layer.thickness_um > 0]
+    sets = []
+    for layer in layers:
+        names = {p.name for p, f in layer.components if f > 0}
+        sets.append(names | {STAND_INS[p] for p in names if p in STAND_INS})
+    return [
+        [int(bool(sets) and n in sets[0]), int(any(n in s for s in sets[1:]))] for n in label_names
+    ]
+
+
 def _binder(library: PigmentLibrary, binder_fraction: float, binder: str):
     return library[binder] if binder_fraction > 0 else None
 

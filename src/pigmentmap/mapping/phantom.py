@@ -4,7 +4,8 @@ Horizontal strips hold the top mixtures (Top 2, Top 1, Top 3, Top 4, as in Fig. 
 strips the bottom mixtures (Bottom 2A, 2B, 2C, 1A, 1C, 1B: the 0.6 % vermilion strip is 2B) on a
 CaCO3 ground; gaps between strips are blank (ground only, or a bottom strip alone). Each pixel is
 the simulated spectrum of its stack with Poisson noise at the given live time. The file holds
-``/counts`` (H, W, C), ``/energy_kev``, ``/truth/pigment_maps`` (H, W, K), ``/truth/names`` and,
+``/counts`` (H, W, C), ``/energy_kev``, ``/truth/pigment_maps`` (H, W, K), ``/truth/names``,
+``/truth/layers`` (H, W, K, 2: in the top layer, in a lower one) and,
 for the colour regression, ``/truth/rgb`` (the visible colour: the top layer's pigments mixed by
 mass fraction, or the layer below where there is no top layer).
 """
@@ -18,7 +19,13 @@ import h5py
 import numpy as np
 
 from pigmentmap.core.atomic import atomic_path
-from pigmentmap.datasets.designs import MOCKUP_BOTTOMS, MOCKUP_TOPS, PAPER_LABELS, labels_of
+from pigmentmap.datasets.designs import (
+    MOCKUP_BOTTOMS,
+    MOCKUP_TOPS,
+    PAPER_LABELS,
+    labels_of,
+    layer_labels_of,
+)
 from pigmentmap.instruments.instrument import Instrument
 from pigmentmap.materials.library import PigmentLibrary
 from pigmentmap.materials.stack import DEFAULT_BINDER_FRACTION, Layer, Stack
@@ -98,6 +105,7 @@ def make_phantom(
     expected = result.counts[index]  # (H, W, C)
     counts = poisson_counts(expected, rng=np.random.default_rng(seed))
     labels = np.array([labels_of(s, PAPER_LABELS) for s in stacks], dtype=np.uint8)[index]
+    layers = np.array([layer_labels_of(s, PAPER_LABELS) for s in stacks], dtype=np.uint8)[index]
     rgb = np.array([visible_rgb(s) for s in stacks])[index]
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
         f["counts"] = counts.astype(np.float32)
@@ -105,6 +113,7 @@ def make_phantom(
         f["truth/pigment_maps"] = labels
         f["truth/names"] = np.array(PAPER_LABELS, dtype=h5py.string_dtype())
         f["truth/rgb"] = rgb.astype(np.float32)
+        f["truth/layers"] = layers
         f["truth/top_strip"] = top
         f["truth/bottom_strip"] = bottom
         f.attrs["axis"] = json.dumps(instrument.axis.to_dict())

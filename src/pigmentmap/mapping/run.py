@@ -102,6 +102,8 @@ def read_truth(path: str | Path) -> dict[str, Any] | None:
                     "pigment_maps": f["truth/pigment_maps"][()],
                     "names": tuple(x.decode() if isinstance(x, bytes) else str(x) for x in names),
                 }
+                if "truth/layers" in f:
+                    out["layers"] = f["truth/layers"][()]
                 if "truth/top_strip" in f:
                     out["top_strip"] = f["truth/top_strip"][()]
                     out["bottom_strip"] = f["truth/bottom_strip"][()]

@@ -44,8 +44,19 @@ def _on_scan(model: str | Path, data: str | Path, truth: dict[str, Any]) -> dict
         if n in truth["names"]:
             y[:, j] = truth["pigment_maps"][..., truth["names"].index(n)].reshape(-1)
     known = [n for n in maps.names if n in truth["names"]]
-    return {"card": maps.model_card, "raw": raw, "y": y, "w": np.ones_like(y), "known": known,
-            "layers": None, "layer_truth": None}  # fmt: skip
+    out = {"card": maps.model_card, "raw": raw, "y": y, "w": np.ones_like(y), "known": known,
+           "layers": None, "layer_truth": None}  # fmt: skip
+    if maps.layers is None:
+        out["layer_note"] = "the model has no layer network"
+    elif "layers" not in truth:
+        out["layer_note"] = "the scan's truth records no layers"
+    else:
+        lt = np.zeros((len(raw), k, 2), dtype=np.uint8)
+        for j, n in enumerate(maps.names):
+            if n in truth["names"]:
+                lt[:, j] = truth["layers"][..., truth["names"].index(n), :].reshape(-1, 2)
+        out["layer_truth"], out["layers"] = lt, maps.layers.reshape(-1, k, 2)
+    return out
 
 
 def _on_dataset(model: str | Path, data_path: str | Path, *, seed: int) -> dict[str, Any]:

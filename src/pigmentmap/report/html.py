@@ -117,6 +117,7 @@ def load_results(folder: str | Path) -> dict[str, Any]:
             },
         }
         for key, ds in (
+            ("significance", "element_significance"),
             ("raw", "pigment_maps_raw"),
             ("support", "evidence/support"),
             ("groups", "group_maps"),
@@ -293,6 +294,14 @@ def _honesty_sections(res: dict[str, Any], card: dict[str, Any]) -> list[str]:
     parts = ["<h2>Summary</h2>"]
     rows = summary_rows(res)
     parts.append(_table(rows) if rows else "<p>No pigment is claimed (p >= 0.5) anywhere.</p>")
+    absent = not_found(res)
+    if absent:
+        parts.append(
+            "<p><b>Not claimed anywhere</b> (which does not mean absent: a pigment whose key "
+            "element is not detected may be below detection):</p><ul>"
+            + "".join(f"<li>{html.escape(line)}</li>" for line in absent)
+            + "</ul>"
+        )
     notes = []
     lacks = json.loads(attrs.get("model_lacks", "[]"))
     if lacks:
@@ -341,6 +350,38 @@ def _honesty_sections(res: dict[str, Any], card: dict[str, Any]) -> list[str]:
                 f"<img alt='layers' src='data:image/png;base64,{_layer_figure(res, shown)}'>"
             )
     return parts
+
+
+def not_found(res: dict[str, Any]) -> list[str]:
+    """For each class claimed nowhere, what the element evidence says about it.
+
+    ``"vermilion: Hg detected at 3 sigma in 0.0 % of pixels: below detection wherever it may
+    be"`` or ``"... in 12.0 % of pixels, yet not claimed there"``.
+    """
+    ev = json.loads(res["attrs"].get("evidence", "{}"))
+    keys = ev.get("key_elements", {})
+    sigma = ev.get("detected_sigma", 3.0)
+    sig = res.get("significance")
+    lines = []
+    for k, name in enumerate(res["names"]):
+        if (res["prob"][..., k] >= 0.5).any():
+            continue
+        els = keys.get(name, [])
+        if not els or sig is None:
+            lines.append(f"{name}: no key element XRF can check")
+            continue
+        idx = [res["element_names"].index(e) for e in els if e in res["element_names"]]
+        detected = np.all([sig[..., i] >= sigma for i in idx], axis=0)
+        share = 100.0 * float(detected.mean())
+        where = (
+            "below detection wherever it may be"
+            if share == 0
+            else "yet not claimed there (another pigment with them, or too little to tell)"
+        )
+        lines.append(
+            f"{name}: {'/'.join(els)} detected at {sigma:g} sigma in {share:.1f} % of pixels: {where}"
+        )
+    return lines
 
 
 def write_report(folder: str | Path, *, out: str | Path | None = None) -> Path:

@@ -1,0 +1,123 @@
+"""Issue 10's figures: calibration, look-alike groups, layer order and the evidence gate.
+
+Usage: python benchmarks/honest_answers.py [--model universal] [--work runs/]
+           [--out benchmarks/results/honest_answers.json]
+
+* ``heldout``: a universal dataset the networks never saw (3,000 stacks, seed 13), each drawn
+  once as a measurement by a random instrument: ECE (all entries; claims p >= 0.1), macro F1 over
+  classes and over look-alike groups, layer accuracy over present, detectable pigments;
+* ``phantom``: the mock-up phantom (crossed strips of Table 2 mixtures, truth per layer) on the
+  ELIO profile at its dwell time and on the lab Ag-tube profile at 0.1 s: the same figures per
+  pixel, plus the evidence gate (claims without a detected key element before and after the gate,
+  per pigment) and the vermilion strip of 0.6 % under 40 um (Top 1): share of its pixels where
+  vermilion is claimed, and where Hg is detected at 3 sigma.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+import h5py
+
+from pigmentmap.datasets.universal import universal_design
+from pigmentmap.instruments import load_instrument
+from pigmentmap.mapping.evidence import UNSUPPORTED
+from pigmentmap.mapping.phantom import PHANTOM_BOTTOMS, PHANTOM_TOPS, make_phantom
+from pigmentmap.mapping.run import run_map
+from pigmentmap.materials import default_library
+from pigmentmap.ml.evaluation import evaluate_model
+
+from _common import machine, simulated_dataset, write_json
+
+HELDOUT_N, HELDOUT_SEED = 3000, 13
+PHANTOMS = {"elio": (21, None), "lab-ag": (22, 0.1)}  # profile: (seed, live time s)
+
+
+def _summary(m: dict[str, Any]) -> dict[str, Any]:
+    keep = ("macro_f1", "ece", "ece_claims", "ece_raw", "group_f1", "layer_accuracy", "n_spectra")
+    out = {k: m.get(k) for k in keep}
+    out["groups"] = m["groups"]
+    if "layers" in m:
+        out["layer_confusion"] = m["layers"]["confusion"]
+    return out
+
+
+def heldout(model: str, work: Path) -> dict[str, Any]:
+    path = work / f"universal-{HELDOUT_N}-seed{HELDOUT_SEED}.h5"
+    design = universal_design(default_library(), n=HELDOUT_N, seed=HELDOUT_SEED)
+    simulated_dataset(path, design, seed=HELDOUT_SEED, noise=False)
+    t0 = time.perf_counter()
+    m = evaluate_model(model, path, seed=HELDOUT_SEED)
+    return {**_summary(m), "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def phantom(model: str, work: Path, profile: str, seed: int, live_time_s: float | None) -> dict:
+    inst = load_instrument(profile)
+    if live_time_s is not None:
+        inst = inst.with_changes(live_time_s=live_time_s)
+    scan = work / f"phantom-{profile}-seed{seed}.h5"
+    if not scan.exists():
+        make_phantom(scan, library=default_library(), instrument=inst, seed=seed)
+    out: dict[str, Any] = {"profile": profile, "seed": seed, "live_time_s": inst.live_time_s}
+    out["pixels"] = _summary(evaluate_model(model, scan))
+    from pigmentmap.io.open import open_cube
+
+    res = work / f"maps-{profile}-seed{seed}"
+    run_map(scan, open_cube(scan), model=model, out=res, instrument=inst, overwrite=True,
+            progress=False)  # fmt: skip
+    with h5py.File(res / "maps.h5") as f:
+        names = [n.decode() for n in f["names"][()]]
+        raw, prob = f["pigment_maps_raw"][()], f["pigment_maps"][()]
+        support = f["evidence/support"][()]
+        sig = f["element_significance"][()]
+        elements = [n.decode() for n in f["element_names"][()]]
+        top, bottom = f["truth/top_strip"][()], f["truth/bottom_strip"][()]
+    n = raw.shape[0] * raw.shape[1]
+    gate = {}
+    for k, name in enumerate(names):
+        before = int(((raw[..., k] >= 0.5) & (support[..., k] == UNSUPPORTED)).sum())
+        after = int(((prob[..., k] >= 0.5) & (support[..., k] == UNSUPPORTED)).sum())
+        if before:
+            gate[name] = {"unsupported_claims_before_percent": round(100 * before / n, 2),
+                          "after_percent": round(100 * after / n, 2)}  # fmt: skip
+    out["evidence_gate"] = gate
+    out["claims_without_key_element_after_gate"] = int(
+        sum(((prob[..., k] >= 0.5) & (support[..., k] == UNSUPPORTED)).sum() for k in range(len(names)))
+    )  # fmt: skip
+    vm, hg = names.index("vermilion"), elements.index("Hg")
+    strip = (bottom == PHANTOM_BOTTOMS.index("Bottom 2B")) & (top == PHANTOM_TOPS.index("Top 1"))
+    out["vermilion_0.6_percent_under_40_um"] = {
+        "pixels": int(strip.sum()),
+        "claimed_raw": round(float((raw[strip, vm] >= 0.5).mean()), 3),
+        "claimed_after_gate": round(float((prob[strip, vm] >= 0.5).mean()), 3),
+        "hg_detected_3_sigma": round(float((sig[strip, hg] >= 3).mean()), 3),
+        "mean_probability": round(float(prob[strip, vm].mean()), 3),
+    }
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="universal")
+    ap.add_argument("--work", default="runs")
+    ap.add_argument("--out", default="benchmarks/results/honest_answers.json")
+    args = ap.parse_args()
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {"model": args.model, "machine": machine()}
+    result["heldout"] = heldout(args.model, work)
+    print("heldout", {k: v for k, v in result["heldout"].items() if k not in ("groups",)})
+    result["phantom"] = {}
+    for profile, (seed, live) in PHANTOMS.items():
+        result["phantom"][profile] = phantom(args.model, work, profile, seed, live)
+        p = result["phantom"][profile]
+        print(profile, {k: v for k, v in p["pixels"].items() if k != "groups"})
+        print(profile, p["vermilion_0.6_percent_under_40_um"], p["evidence_gate"])
+    write_json(args.out, result)
+
+
+if __name__ == "__main__":
+    main()
