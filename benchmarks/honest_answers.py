@@ -8,9 +8,10 @@ Usage: python benchmarks/honest_answers.py [--model universal] [--work runs/]
   classes and over look-alike groups, layer accuracy over present, detectable pigments;
 * ``phantom``: the mock-up phantom (crossed strips of Table 2 mixtures, truth per layer) on the
   ELIO profile at its dwell time and on the lab Ag-tube profile at 0.1 s: the same figures per
-  pixel, plus the evidence gate (claims without a detected key element before and after the gate,
-  per pigment) and the vermilion strip of 0.6 % under 40 um (Top 1): share of its pixels where
-  vermilion is claimed, and where Hg is detected at 3 sigma.
+  pixel (of the network's calibrated output), plus the evidence gate (claims without a detected
+  key element before and after the gate, per pigment; macro F1 of the network's output and of the
+  calibrated, gated maps) and the vermilion strip of 0.6 % under 40 um (Top 1): share of its
+  pixels where vermilion is claimed, and where Hg is detected at 3 sigma.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 import h5py
 
 from pigmentmap.datasets.universal import universal_design
+from pigmentmap.evaluate.metrics import class_metrics
 from pigmentmap.instruments import load_instrument
 from pigmentmap.mapping.evidence import UNSUPPORTED
 from pigmentmap.mapping.phantom import PHANTOM_BOTTOMS, PHANTOM_TOPS, make_phantom
@@ -75,6 +77,8 @@ def phantom(model: str, work: Path, profile: str, seed: int, live_time_s: float 
         sig = f["element_significance"][()]
         elements = [n.decode() for n in f["element_names"][()]]
         top, bottom = f["truth/top_strip"][()], f["truth/bottom_strip"][()]
+        truth = f["truth/pigment_maps"][()]
+        truth_names = [n.decode() for n in f["truth/names"][()]]
     n = raw.shape[0] * raw.shape[1]
     gate = {}
     for k, name in enumerate(names):
@@ -84,6 +88,12 @@ def phantom(model: str, work: Path, profile: str, seed: int, live_time_s: float 
             gate[name] = {"unsupported_claims_before_percent": round(100 * before / n, 2),
                           "after_percent": round(100 * after / n, 2)}  # fmt: skip
     out["evidence_gate"] = gate
+    cols = [names.index(t) for t in truth_names]
+    y = truth.reshape(-1, len(truth_names))
+    for label, p in (("network", raw), ("calibrated_and_gated", prob)):
+        m = class_metrics(y, p[..., cols].reshape(-1, len(cols)), truth_names)
+        out[f"macro_f1_{label}"] = round(m["macro_f1"], 3)
+        out[f"f1_{label}"] = {k: round(v["f1"], 3) for k, v in m["per_class"].items()}
     out["claims_without_key_element_after_gate"] = int(
         sum(((prob[..., k] >= 0.5) & (support[..., k] == UNSUPPORTED)).sum() for k in range(len(names)))
     )  # fmt: skip

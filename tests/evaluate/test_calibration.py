@@ -24,12 +24,22 @@ def _overconfident(n=6000, seed=0):
 
 def test_platt_scaling_removes_most_of_the_calibration_error_on_fresh_data():
     y, p = _overconfident(seed=0)
-    cal = fit_calibration(y, p)
+    cal = fit_calibration(y, p, method="platt")
     y2, p2 = _overconfident(seed=1)
     before = expected_calibration_error(y2, p2)
     after = expected_calibration_error(y2, cal.apply(p2))
     assert before > 0.05 and after < 0.02
     assert cal.a == pytest.approx([1 / 3, 1 / 3], abs=0.05)
+
+
+def test_temperature_scaling_improves_calibration_without_changing_any_claim():
+    y, p = _overconfident(seed=0)
+    cal = fit_calibration(y, p)
+    assert cal.b.tolist() == [0.0, 0.0] and cal.to_dict()["method"] == "temperature"
+    y2, p2 = _overconfident(seed=1)
+    q = cal.apply(p2)
+    assert np.array_equal(q >= 0.5, p2 >= 0.5)
+    assert expected_calibration_error(y2, q) < expected_calibration_error(y2, p2)
 
 
 def test_calibration_keeps_the_order_of_probabilities():

@@ -46,12 +46,14 @@ def test_an_element_without_lines_in_the_scan_leaves_the_claim_unchecked():
     assert ev.unmeasured["lead_tin_yellow_i"] == ("Sn",)
 
 
-def test_a_coincident_element_not_reported_is_no_evidence_either_way():
+def test_an_element_the_fit_hid_in_a_pixel_is_no_evidence_either_way():
     sig, els = _sig(Cd=0.0, Se=6.0)  # Cd under a tube line, reported only when very significant
-    ev = evidence(["cadmium_red", "cadmium_yellow"], sig, els, coincident=("Cd",))
+    hidden = np.array([[[True, False]]])
+    ev = evidence(["cadmium_red", "cadmium_yellow"], sig, els, hidden=hidden)
     assert ev.support[0, 0].tolist() == [SUPPORTED, UNCHECKED]
     sig2, _ = _sig(Cd=0.0, Se=1.0)
-    assert evidence(["cadmium_red"], sig2, els, coincident=("Cd",)).support[0, 0, 0] == UNSUPPORTED
+    assert evidence(["cadmium_red"], sig2, els, hidden=hidden).support[0, 0, 0] == UNSUPPORTED
+    assert evidence(["cadmium_yellow"], sig2, els).support[0, 0, 0] == UNSUPPORTED  # not hidden
 
 
 def test_gate_caps_only_unsupported_claims():
@@ -80,3 +82,20 @@ def test_every_key_element_is_added_to_the_fit():
 def test_shape_mismatch_is_refused():
     with pytest.raises(PigmentmapError, match="does not match 2 elements"):
         evidence(["vermilion"], np.zeros((1, 1, 3)), ("Hg", "Pb"))
+
+
+def test_the_fit_marks_where_it_hid_an_element_under_the_pixels_own_sum_peaks():
+    from pigmentmap.instruments import load_instrument
+    from pigmentmap.mapping.elements import fit_elements, reference_spectra
+
+    inst = load_instrument("elio")
+    refs, names = reference_spectra(inst, ("Cd", "Pb"), inst.axis)
+    cube = (5e5 * refs[names.index("Pb L")] + 2.0).reshape(1, 1, -1)
+    maps = fit_elements(cube, inst.axis, inst, elements=("Cd", "Pb"))
+    cd = maps.names.index("Cd")
+    assert maps.hidden is not None and maps.hidden.shape == maps.values.shape
+    # Pb L-alpha + L-beta sum peaks sit on Cd K-alpha: Cd is hidden, not absent
+    assert maps.significance[0, 0, cd] == 0.0 and maps.hidden[0, 0, cd]
+    assert not maps.hidden[0, 0, maps.names.index("Pb")]
+    ev = evidence(["cadmium_yellow"], maps.significance, maps.names, hidden=maps.hidden)
+    assert ev.support[0, 0, 0] == UNCHECKED  # the fit could not tell

@@ -177,6 +177,24 @@ def _cmd_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_data_command(
+    sub: Any, name: str, *, help: str, epilog: str, model_help: str, data_help: str, out_help: str
+) -> argparse.ArgumentParser:
+    """A subcommand taking MODEL DATA --out (the options shared by finetune, calibrate and
+    train-layers; :func:`_seed_and_overwrite` adds the last ones)."""
+    p = sub.add_parser(name, help=help, epilog=epilog)
+    p.add_argument("model", help=model_help)
+    p.add_argument("data", help=data_help)
+    p.add_argument("--out", required=True, help=out_help)
+    return p
+
+
+def _seed_and_overwrite(p: argparse.ArgumentParser, func: Any, *, seed_help: str) -> None:
+    p.add_argument("--seed", type=int, default=0, help=seed_help)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing model directory")
+    p.set_defaults(func=func)
+
+
 def register(sub: Any) -> None:
     """Add this group's subcommands to ``sub``."""
     tr = sub.add_parser(
@@ -207,20 +225,16 @@ def register(sub: Any) -> None:
     tr.add_argument("--overwrite", action="store_true")
     tr.set_defaults(func=_cmd_train)
 
-    ft = sub.add_parser(
-        "finetune",
-        help="finetune a model on labelled (measured) spectra",
+    ft = _model_data_command(
+        sub, "finetune", help="finetune a model on labelled (measured) spectra",
         epilog="Example: pigmentmap finetune model/ mockup.h5 --out model-ft/ --fraction 0.2",
-    )
-    ft.add_argument("model", help="model directory or shipped model name")
-    ft.add_argument("data")
-    ft.add_argument("--out", required=True)
+        model_help="model directory or shipped model name", data_help="labelled spectra (.h5)",
+        out_help="model directory to create",
+    )  # fmt: skip
     ft.add_argument("--fraction", type=float, default=0.2, help="share of DATA to finetune on")
     ft.add_argument("--epochs-head", type=int, default=20)
     ft.add_argument("--epochs-all", type=int, default=20)
-    ft.add_argument("--seed", type=int, default=0)
-    ft.add_argument("--overwrite", action="store_true")
-    ft.set_defaults(func=_cmd_finetune)
+    _seed_and_overwrite(ft, _cmd_finetune, seed_help="seed of the split and the training")
 
     ev = sub.add_parser(
         "evaluate",
@@ -239,32 +253,28 @@ def register(sub: Any) -> None:
     )
     ev.set_defaults(func=_cmd_evaluate)
 
-    ca = sub.add_parser(
-        "calibrate",
+    ca = _model_data_command(
+        sub, "calibrate",
         help="calibrated probabilities and look-alike groups from held-out simulation",
         epilog="Example: pigmentmap calibrate model/ heldout.h5 --out model-cal/ "
         "(half the data fits, the other half measures)",
-    )
-    ca.add_argument("model", help="model directory or shipped model name")
-    ca.add_argument("data", help="held-out dataset (the model never trained on it)")
-    ca.add_argument("--out", required=True, help="model directory to write (may be MODEL)")
-    ca.add_argument("--seed", type=int, default=0, help="seed of the split and measurements")
-    ca.add_argument("--overwrite", action="store_true")
-    ca.set_defaults(func=_cmd_calibrate)
+        model_help="model directory or shipped model name",
+        data_help="held-out dataset (the model never trained on it)",
+        out_help="model directory to write (may be MODEL, with --overwrite)",
+    )  # fmt: skip
+    _seed_and_overwrite(ca, _cmd_calibrate, seed_help="seed of the split and measurements")
 
-    tl = sub.add_parser(
-        "train-layers",
+    tl = _model_data_command(
+        sub, "train-layers",
         help="train a model's layer network (top / under / both for each pigment found)",
         epilog="Example: pigmentmap train-layers model/ universal.h5 --out model-layers/",
-    )
-    tl.add_argument("model", help="model directory or shipped model name (fast-cnn)")
-    tl.add_argument("data", help="universal dataset (it records the layers of every stack)")
-    tl.add_argument("--out", required=True, help="model directory to write (may be MODEL)")
-    tl.add_argument("--epochs", type=int, default=20)
-    tl.add_argument("--patience", type=int, default=4)
-    tl.add_argument("--seed", type=int, default=0)
-    tl.add_argument("--overwrite", action="store_true")
-    tl.set_defaults(func=_cmd_train_layers)
+        model_help="model directory or shipped model name (fast-cnn)",
+        data_help="universal dataset (it records the layers of every stack)",
+        out_help="model directory to write (may be MODEL, with --overwrite)",
+    )  # fmt: skip
+    tl.add_argument("--epochs", type=int, default=20, help="at most (default 20)")
+    tl.add_argument("--patience", type=int, default=4, help="early-stopping patience (default 4)")
+    _seed_and_overwrite(tl, _cmd_train_layers, seed_help="seed of the split and the training")
 
     mo = sub.add_parser(
         "model", help="list or show models", epilog="Example: pigmentmap model list"

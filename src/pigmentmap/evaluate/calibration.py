@@ -1,12 +1,13 @@
-"""Calibrated probabilities: per-class Platt scaling, expected calibration error, reliability.
+"""Calibrated probabilities: per-class temperature (or Platt) scaling, expected calibration
+error, reliability.
 
 A network trained with binary cross-entropy on simulation is over- or under-confident on data
 unlike its training (other instruments, counts, look-alike pigments). Calibration maps each
-class's raw probability ``p`` to ``sigmoid(a * logit(p) + b)``, with ``a`` and ``b`` fitted on
-held-out simulation (drawn measurements the network never trained on) by minimising the
-cross-entropy; ``a = 1, b = 0`` is the identity. Two parameters per class cannot overfit a few
-thousand spectra, and the map keeps the order of probabilities, so the F1 at 0.5 moves only
-where a class was biased.
+class's raw probability ``p`` to ``sigmoid(a * logit(p) + b)``, with ``a`` (and for Platt
+scaling ``b``) fitted on held-out simulation (drawn measurements the network never trained on)
+by minimising the cross-entropy; ``a = 1, b = 0`` is the identity. The default, temperature
+scaling (``b = 0``), keeps p = 0.5 where it is: it changes how sure a claim is, never which
+claims are made.
 
 Expected calibration error (:func:`expected_calibration_error`): every counted (spectrum,
 class) entry is put in one of ``n_bins`` equal bins of predicted probability; ECE is the mean
@@ -38,12 +39,19 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 def fit_platt(
-    truth: np.ndarray, prob: np.ndarray, *, weights: np.ndarray | None = None, iterations: int = 50
+    truth: np.ndarray,
+    prob: np.ndarray,
+    *,
+    weights: np.ndarray | None = None,
+    intercept: bool = True,
+    iterations: int = 50,
 ) -> tuple[float, float]:
     """``(a, b)`` minimising the weighted cross-entropy of ``sigmoid(a * logit(prob) + b)``.
 
-    Newton's method on the two parameters, with a small ridge towards the identity (a = 1, b = 0)
-    so that a class without positives (or negatives) keeps its raw probabilities.
+    Newton's method (steps halved until the loss falls), with a small ridge towards the
+    identity (a = 1, b = 0) so that a class without positives (or negatives) keeps its raw
+    probabilities. ``intercept=False`` fits ``a`` alone (``b = 0``: temperature scaling, which
+    keeps p = 0.5 where it is, so that no claim changes).
 
     Examples
     --------
@@ -61,8 +69,8 @@ def fit_platt(
     if not (y.shape == x.shape == w.shape):
         raise PigmentmapError("truth, probabilities and weights differ in size")
     ridge = 1e-3 * max(1.0, float(w.sum()))
-    prior = np.array([1.0, 0.0])
-    design = np.stack([x, np.ones_like(x)], axis=1)
+    prior = np.array([1.0, 0.0]) if intercept else np.array([1.0])
+    design = np.stack([x, np.ones_like(x)], axis=1) if intercept else x[:, None]
 
     def loss(t: np.ndarray) -> float:
         z = design @ t  # cross-entropy with logits, stable for large |z|
@@ -75,7 +83,7 @@ def fit_platt(
     for _ in range(iterations):  # Newton steps, halved until the loss falls
         p = _sigmoid(design @ theta)
         grad = design.T @ (w * (p - y)) + ridge * (theta - prior)
-        hess = (design * (w * p * (1 - p))[:, None]).T @ design + ridge * np.eye(2)
+        hess = (design * (w * p * (1 - p))[:, None]).T @ design + ridge * np.eye(len(prior))
         step = np.linalg.solve(hess, grad)
         scale = 1.0
         while scale > 1e-6 and loss(theta - scale * step) > current:
@@ -87,7 +95,7 @@ def fit_platt(
         if current - new < 1e-10 * max(1.0, abs(current)):
             break
         current = new
-    return float(theta[0]), float(theta[1])
+    return float(theta[0]), float(theta[1]) if intercept else 0.0
 
 
 @dataclass(frozen=True)
@@ -119,7 +127,8 @@ class Calibration:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for a model card."""
-        return {"method": "platt", "a": self.a.tolist(), "b": self.b.tolist(), **self.info}
+        method = "temperature" if not np.any(self.b) else "platt"
+        return {"method": method, "a": self.a.tolist(), "b": self.b.tolist(), **self.info}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Calibration:
@@ -136,9 +145,18 @@ class Calibration:
 
 
 def fit_calibration(
-    truth: np.ndarray, prob: np.ndarray, *, mask: np.ndarray | None = None
+    truth: np.ndarray,
+    prob: np.ndarray,
+    *,
+    mask: np.ndarray | None = None,
+    method: str = "temperature",
 ) -> Calibration:
-    """Platt scaling of every class (columns of ``truth`` / ``prob``), ``mask`` 0 = left out.
+    """Calibration of every class (columns of ``truth`` / ``prob``), ``mask`` 0 = left out.
+
+    ``method="temperature"`` (default) scales each class's logit (``b = 0``): probabilities
+    become honest while every claim at p >= 0.5 stays as the network made it (a bias fitted on
+    simulation moved the threshold on data unlike it: on the mock-up phantom a full Platt
+    scaling halved Prussian blue's F1). ``"platt"`` fits the bias too.
 
     Examples
     --------
@@ -152,9 +170,16 @@ def fit_calibration(
     t, p = np.asarray(truth), np.asarray(prob)
     if t.shape != p.shape or t.ndim != 2:
         raise PigmentmapError(f"truth {t.shape} and probabilities {p.shape} differ")
+    if method not in ("temperature", "platt"):
+        raise PigmentmapError(
+            f"calibration method must be 'temperature' or 'platt', not {method!r}"
+        )
     m = np.ones_like(p) if mask is None else np.asarray(mask)
-    ab = [fit_platt(t[:, k], p[:, k], weights=m[:, k]) for k in range(t.shape[1])]
-    return Calibration(np.array([x[0] for x in ab]), np.array([x[1] for x in ab]))
+    ab = [
+        fit_platt(t[:, k], p[:, k], weights=m[:, k], intercept=method == "platt")
+        for k in range(t.shape[1])
+    ]
+    return Calibration(np.array([x[0] for x in ab]), np.array([x[1] for x in ab]), {"fit": method})
 
 
 def reliability(

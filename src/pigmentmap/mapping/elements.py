@@ -114,6 +114,9 @@ class ElementMaps:
         Element -> why it is reported only where its significance reaches
         :data:`COINCIDENT_SIGNIFICANCE` (its principal lines coincide with a tube line or a
         scatter peak); elsewhere its value and significance are 0.
+    hidden : (H, W, E) bool, optional
+        Where a value was set to 0 by one of those rules (a tube line, a scatter peak or the
+        pixel's own sum peaks under its main peak): not measured there, rather than absent.
     """
 
     values: np.ndarray
@@ -121,6 +124,7 @@ class ElementMaps:
     significance: np.ndarray
     units: str = "counts"
     flags: dict[str, str] = field(default_factory=dict)
+    hidden: np.ndarray | None = None
 
 
 def reference_spectra(
@@ -603,6 +607,7 @@ def fit_elements(
     ).astype(float)  # (C', E)
     values = np.zeros((h, w, len(principal)))
     significance = np.zeros_like(values)
+    hidden_all = np.zeros(values.shape, dtype=bool)
     bar = tqdm(total=h, disable=not progress, unit="rows", desc="fit elements")
     for r0, r1 in _row_chunks(h, w, c, budget_mb):
         block = np.asarray(counts[r0:r1], dtype=np.float64)
@@ -629,6 +634,7 @@ def fit_elements(
         under = pileup @ peak_windows  # (P, E) share of the sum peaks in each main peak
         hidden = (under > SUM_PEAK_SHARE) & (sig_block < coincident_significance)
         sig_block = np.where(hidden, 0.0, sig_block)
+        hidden_all[r0:r1] = hidden.reshape(r1 - r0, w, -1)
         values[r0:r1] = np.where(hidden, 0.0, x[:, principal]).reshape(r1 - r0, w, -1)
         significance[r0:r1] = sig_block.reshape(r1 - r0, w, -1)
         bar.update(r1 - r0)
@@ -639,7 +645,8 @@ def fit_elements(
             hidden = significance[..., k] < coincident_significance
             values[..., k][hidden] = 0.0
             significance[..., k][hidden] = 0.0
-    return ElementMaps(values, tuple(families), significance, flags=flags)
+            hidden_all[..., k] |= hidden
+    return ElementMaps(values, tuple(families), significance, flags=flags, hidden=hidden_all)
 
 
 def write_element_file(path: str | Path, maps: ElementMaps, *, source: str) -> Path:

@@ -21,8 +21,9 @@ In each pixel and for each class, :func:`evidence` gives one of
 - :data:`SUPPORTED` (1): every key element is detected (significance >= :data:`DETECTED_SIGMA`);
 - :data:`UNSUPPORTED` (0): a key element that the fit could measure is not detected;
 - :data:`UNCHECKED` (-1): no key element could be measured: the pigment has none, or its lines
-  lie outside the scan's range, or they coincide with the tube's lines and are not reported
-  (such elements are reported only when highly significant, so a missing one is no evidence).
+  lie outside the scan's range, or the fit did not report them in that pixel (under a tube line,
+  a scatter peak or the pixel's own sum peaks, where an element is reported only when highly
+  significant, so a missing one is no evidence).
 
 The gate (on by default in ``pigmentmap map``; ``--no-evidence-gate`` turns it off) caps the
 probability of an unsupported claim at :data:`UNSUPPORTED_CAP`, below the 0.5 threshold: the map
@@ -102,7 +103,7 @@ def evidence(
     significance: np.ndarray,
     element_names: tuple[str, ...] | list[str],
     *,
-    coincident: tuple[str, ...] | list[str] = (),
+    hidden: np.ndarray | None = None,
     library: PigmentLibrary | None = None,
     detected_sigma: float = DETECTED_SIGMA,
 ) -> Evidence:
@@ -114,8 +115,10 @@ def evidence(
     significance : (H, W, E) array
         Element significance from the fit.
     element_names : E element symbols, the order of ``significance``.
-    coincident : elements whose lines coincide with the tube's (the fit's flags): a missing one
-        is no evidence.
+    hidden : (H, W, E) bool, optional
+        Where the fit did not report an element (its lines under a tube line, a scatter peak or
+        the pixel's own sum peaks, :attr:`~pigmentmap.mapping.elements.ElementMaps.hidden`): a
+        key element hidden there and not detected is no evidence either way.
     detected_sigma : float
         Significance from which an element counts as detected.
 
@@ -137,7 +140,9 @@ def evidence(
     h, w, _ = sig.shape
     support = np.full((h, w, len(names)), UNCHECKED, dtype=np.int8)
     missing = np.full((h, w, len(names)), -1, dtype=np.int8)
-    soft = set(coincident)
+    hide = np.zeros(sig.shape, dtype=bool) if hidden is None else np.asarray(hidden, dtype=bool)
+    if hide.shape != sig.shape:
+        raise PigmentmapError(f"hidden {hide.shape} and significance {sig.shape} differ")
     key, unmeasured = {}, {}
     for k, name in enumerate(names):
         wanted = key_elements(name, library=library)
@@ -145,15 +150,14 @@ def evidence(
         unmeasured[name] = tuple(e for e in wanted if e not in element_names)
         if not key[name]:
             continue
-        detected = np.stack(
-            [sig[..., list(element_names).index(e)] >= detected_sigma for e in key[name]], -1
-        )
-        hard = np.array([e not in soft for e in key[name]])
-        # A measurable key element not detected: unsupported. A coincident one not reported is
-        # no evidence either way; the claim is supported by the others, or left unchecked.
-        lacking = ~detected & hard
+        cols = [list(element_names).index(e) for e in key[name]]
+        detected = sig[..., cols] >= detected_sigma
+        soft = hide[..., cols]
+        # A measured key element not detected: unsupported. A hidden one is no evidence either
+        # way: the claim is supported by the others, or left unchecked.
+        lacking = ~detected & ~soft
         unsupported = lacking.any(axis=-1)
-        backed = (detected | ~hard).all(axis=-1) & (detected.any(axis=-1) | hard.any())
+        backed = (detected | soft).all(axis=-1) & detected.any(axis=-1)
         support[..., k] = np.where(unsupported, UNSUPPORTED, np.where(backed, SUPPORTED, UNCHECKED))
         missing[..., k] = np.where(unsupported, np.argmax(lacking, axis=-1), -1)
     return Evidence(support, missing, key, unmeasured)

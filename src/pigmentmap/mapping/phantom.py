@@ -105,7 +105,9 @@ def make_phantom(
     expected = result.counts[index]  # (H, W, C)
     counts = poisson_counts(expected, rng=np.random.default_rng(seed))
     labels = np.array([labels_of(s, PAPER_LABELS) for s in stacks], dtype=np.uint8)[index]
-    layers = np.array([layer_labels_of(s, PAPER_LABELS) for s in stacks], dtype=np.uint8)[index]
+    layer_truth = np.array([layer_labels_of(s, PAPER_LABELS) for s in stacks], dtype=np.uint8)[
+        index
+    ]
     rgb = np.array([visible_rgb(s) for s in stacks])[index]
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
         f["counts"] = counts.astype(np.float32)
@@ -113,7 +115,7 @@ def make_phantom(
         f["truth/pigment_maps"] = labels
         f["truth/names"] = np.array(PAPER_LABELS, dtype=h5py.string_dtype())
         f["truth/rgb"] = rgb.astype(np.float32)
-        f["truth/layers"] = layers
+        f["truth/layers"] = layer_truth
         f["truth/top_strip"] = top
         f["truth/bottom_strip"] = bottom
         f.attrs["axis"] = json.dumps(instrument.axis.to_dict())

@@ -145,7 +145,7 @@ def run_map(
     counts = bin_cube(cube.counts, binning) if binning > 1 else cube.counts
     elements = evidence_elements(maps.names, elements)
     element = fit_elements(counts, cube.axis, instrument, elements=elements, progress=progress)
-    ev = evidence(maps.names, element.significance, element.names, coincident=tuple(element.flags))
+    ev = evidence(maps.names, element.significance, element.names, hidden=element.hidden)
     prob = gate(maps.prob, ev.support) if evidence_gate else maps.prob
     for line in gate_summary(maps.prob, ev, maps.names, gated=evidence_gate):
         say(line)
