@@ -42,6 +42,41 @@ def _cmd_map(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_identify(args: argparse.Namespace) -> int:
+    import json
+
+    from pigmentmap.core.atomic import atomic_path, check_output_path
+    from pigmentmap.instruments import load_instrument
+    from pigmentmap.mapping.identify import format_identification, identify
+
+    if args.out:
+        out = check_output_path(args.out)
+        if out.exists() and not args.overwrite:
+            raise PigmentmapError(f"'{out}' exists (use --overwrite to replace it)")
+    if args.top < 1:
+        raise PigmentmapError("--top must be >= 1")
+    instrument = load_instrument(args.instrument)
+    cube = open_scan(args)
+    result = identify(
+        cube, model=args.model or DEFAULT_MODEL, instrument=instrument,
+        elements=_elements_option(args.elements), evidence_gate=not args.no_evidence_gate,
+    )  # fmt: skip
+    if result.model_lacks:
+        print(f"note: the model has no {', no '.join(result.model_lacks)}")
+    if result.n_spectra > 1:
+        print(f"the sum of {result.n_spectra} spectra")
+    print(format_identification(result, top=args.top))
+    claimed = result.claimed()
+    print(f"claimed (p >= 0.5): {', '.join(p['name'] for p in claimed) or 'nothing'}")
+    if args.out:
+        with atomic_path(args.out) as tmp:
+            tmp.write_text(json.dumps({"source": str(args.file), "n_spectra": result.n_spectra,
+                "model": args.model or DEFAULT_MODEL, "model_lacks": list(result.model_lacks),
+                "pigments": result.pigments}, indent=2) + "\n")  # fmt: skip
+        print(f"wrote {args.out}")
+    return 0
+
+
 def _cmd_fit(args: argparse.Namespace) -> int:
     from pigmentmap.core.atomic import check_output_path
     from pigmentmap.instruments import load_instrument
@@ -113,6 +148,27 @@ def register(sub: Any) -> None:
     )
     mp.add_argument("--overwrite", action="store_true", help="replace existing results")
     mp.set_defaults(func=_cmd_map)
+
+    idf = sub.add_parser(
+        "identify",
+        help="pigments of one spectrum (point, handheld, or a scan's sum), ranked, with evidence",
+        epilog="Example: pigmentmap identify point.msa --instrument lab-ag [--out pigments.json]",
+    )
+    add_reader_options(idf)
+    idf.add_argument("--model", help=f"model directory or shipped model (default {DEFAULT_MODEL})")
+    idf.add_argument(
+        "--instrument", default="elio", help="profile for the element evidence (default elio)"
+    )
+    idf.add_argument("--elements", help="elements to fit, comma-separated (default: the library's)")
+    idf.add_argument("--top", type=int, default=10, help="pigments to list (default 10)")
+    idf.add_argument(
+        "--no-evidence-gate",
+        action="store_true",
+        help="keep the network's probability where a key element is not detected",
+    )
+    idf.add_argument("--out", help="write the ranking as JSON")
+    idf.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    idf.set_defaults(func=_cmd_identify)
 
     fi = sub.add_parser(
         "fit",

@@ -60,7 +60,7 @@ def check_cube(cube: Cube) -> None:
     h, w, _ = cube.shape
     if h * w < 2:
         raise PigmentmapError(
-            f"the scan is {h} x {w}: a single spectrum is not a map (use evaluate)"
+            f"the scan is {h} x {w}: a single spectrum is not a map (use pigmentmap identify)"
         )
 
 
@@ -93,7 +93,6 @@ def pigment_maps(
     from pigmentmap.ml.layers import load_layer_model, predict_layers
     from pigmentmap.ml.train import predict_proba
 
-    check_cube(cube)
     model, card, pre = load_model(model_name)
     post = Posterior.from_card(card)
     layer_model = load_layer_model(model_name)

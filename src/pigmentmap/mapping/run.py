@@ -38,7 +38,7 @@ from pigmentmap.mapping.evidence import (
     gate,
     gate_summary,
 )
-from pigmentmap.mapping.pigments import bin_cube, pigment_maps
+from pigmentmap.mapping.pigments import bin_cube, check_cube, pigment_maps
 
 RESULTS = "maps.h5"
 
@@ -136,6 +136,7 @@ def run_map(
     say = log or (lambda _line: None)
     out = Path(out)
     check_results_folder(out, overwrite=overwrite)
+    check_cube(cube)
     maps = pigment_maps(cube, model, binning=binning, progress=progress)
     post = Posterior.from_card(maps.model_card)
     if post.missing:

@@ -1,0 +1,141 @@
+"""``pigmentmap identify``: one spectrum (a point or handheld measurement, or the sum of a scan)
+-> ranked pigments, each with its probability, element evidence, look-alike group and layer.
+
+The same chain as ``pigmentmap map`` on a single pixel: the model's own preprocessing and
+calibration (:mod:`pigmentmap.evaluate.posterior`), the element fit for the evidence
+(:mod:`pigmentmap.mapping.evidence`; claims whose key element is not detected are capped unless
+``evidence_gate=False``), the group probabilities and the layer network where the model has one.
+A file holding several spectra (a scan) is identified by its sum spectrum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pigmentmap.core.spectrum import Cube
+from pigmentmap.instruments.instrument import Instrument
+from pigmentmap.mapping.elements import DEFAULT_ELEMENTS, fit_elements
+from pigmentmap.mapping.evidence import (
+    SUPPORTED,
+    UNCHECKED,
+    UNSUPPORTED,
+    evidence,
+    evidence_elements,
+    gate,
+)
+
+_SUPPORT_WORDS = {SUPPORTED: "detected", UNSUPPORTED: "NOT detected", UNCHECKED: "cannot check"}
+
+
+@dataclass(frozen=True)
+class Identification:
+    """What one spectrum holds, by the model.
+
+    Attributes
+    ----------
+    pigments : list of dict
+        One per class, most probable first: ``name``, ``probability`` (calibrated and gated),
+        ``network`` (before calibration and gate), ``evidence`` (detected, NOT detected, cannot
+        check), ``elements`` (key element -> significance), ``group`` and ``group_probability``
+        (look-alike group of more than one class), ``layer`` (top, under, both; where the model
+        has a layer network) and ``p_top``, ``p_under``.
+    n_spectra : number of spectra summed
+    model_lacks : what the model has not (calibration, groups, layer order)
+    """
+
+    pigments: list[dict[str, Any]]
+    n_spectra: int
+    model_lacks: tuple[str, ...]
+
+    def claimed(self, threshold: float = 0.5) -> list[dict[str, Any]]:
+        """The pigments at or above ``threshold``."""
+        return [p for p in self.pigments if p["probability"] >= threshold]
+
+
+def identify(
+    cube: Cube,
+    *,
+    model: str,
+    instrument: Instrument,
+    elements: tuple[str, ...] = DEFAULT_ELEMENTS,
+    evidence_gate: bool = True,
+) -> Identification:
+    """Identify the pigments of the (sum) spectrum of ``cube``.
+
+    Examples
+    --------
+    >>> identify  # doctest: +ELLIPSIS
+    <function identify at ...>
+    """
+    from pigmentmap.evaluate.layers import LAYER_NAMES, layer_calls
+    from pigmentmap.evaluate.posterior import Posterior
+    from pigmentmap.mapping.pigments import pigment_maps
+
+    h, w, c = cube.shape
+    total = np.asarray(cube.counts, dtype=np.float64).reshape(-1, c).sum(axis=0)
+    one = Cube(total.reshape(1, 1, c), cube.axis)
+    maps = pigment_maps(one, model)
+    post = Posterior.from_card(maps.model_card)
+    names = maps.names
+    fit = fit_elements(
+        one.counts, one.axis, instrument, elements=evidence_elements(names, elements)
+    )
+    ev = evidence(names, fit.significance, fit.names, hidden=fit.hidden)
+    prob = gate(maps.prob, ev.support) if evidence_gate else maps.prob
+    groups = post.group_probabilities(prob)[0, 0]
+    group_of = {m: g for g, grp in enumerate(post.groups) for m in grp.members}
+    raw = maps.raw if maps.raw is not None else maps.prob
+    rows = []
+    for k, name in enumerate(names):
+        g = post.groups[group_of[name]]
+        row: dict[str, Any] = {
+            "name": name,
+            "probability": float(prob[0, 0, k]),
+            "network": float(raw[0, 0, k]),
+            "evidence": _SUPPORT_WORDS[int(ev.support[0, 0, k])],
+            "elements": {
+                e: round(float(fit.significance[0, 0, fit.names.index(e)]), 1) for e in ev.key[name]
+            },
+            "group": g.name if len(g.members) > 1 else "",
+            "group_probability": float(groups[group_of[name]]),
+        }
+        if maps.layers is not None:
+            p2 = maps.layers[0, 0, k]
+            row.update(
+                layer=LAYER_NAMES[int(layer_calls(p2[None])[0])],
+                p_top=float(p2[0]),
+                p_under=float(p2[1]),
+            )
+        rows.append(row)
+    rows.sort(key=lambda r: -r["probability"])
+    return Identification(rows, h * w, post.missing)
+
+
+def format_identification(result: Identification, *, top: int = 10) -> str:
+    """A text table of the ``top`` most probable pigments.
+
+    Examples
+    --------
+    >>> r = Identification([{"name": "vermilion", "probability": 0.97, "network": 0.99,
+    ...     "evidence": "detected", "elements": {"Hg": 41.0}, "group": "",
+    ...     "group_probability": 0.97}], 1, ())
+    >>> print(format_identification(r))  # doctest: +NORMALIZE_WHITESPACE
+    pigment                  p  network  key elements (sigma)   evidence      look-alike group
+    vermilion             0.97     0.99  Hg 41.0                detected      -
+    """
+    lines = [
+        f"{'pigment':20} {'p':>5} {'network':>8}  {'key elements (sigma)':22} {'evidence':13} "
+        f"look-alike group" + ("  layer" if any("layer" in r for r in result.pigments) else "")
+    ]
+    for r in result.pigments[:top]:
+        els = ", ".join(f"{e} {s:g}" for e, s in r["elements"].items()) or "none checkable"
+        group = f"{r['group']} (p {r['group_probability']:.2f})" if r["group"] else "-"
+        layer = f"  {r['layer'] if r['probability'] >= 0.5 else '-'}" if "layer" in r else ""
+        lines.append(
+            f"{r['name']:20} {r['probability']:5.2f} {r['network']:8.2f}  {els:22} "
+            f"{r['evidence']:13} {group}{layer}"
+        )
+    return "\n".join(lines)
