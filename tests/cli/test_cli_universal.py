@@ -151,7 +151,8 @@ def test_evaluate_reports_ece_group_f1_and_layer_accuracy(universal_model, hones
     assert 0.0 <= m["ece"] <= 1.0 and 0.0 <= m["group_f1"] <= 1.0 and m["calibrated"]
     assert 0.0 <= m["layer_accuracy"] <= 1.0 and m["layers"]["n_counted"] > 0
     assert "group F1" in stdout
-    code, stdout, _ = run(capsys, "evaluate", model, data, "--out", tmp_path / "old.json")
+    old_model = _old_model(honest_model, tmp_path)
+    code, stdout, _ = run(capsys, "evaluate", old_model, data, "--out", tmp_path / "old.json")
     old = json.loads((tmp_path / "old.json").read_text())
     assert code == 0 and old["layer_accuracy"] is None and not old["calibrated"]
     assert "not calibrated" in stdout and "no layer network" in old["layer_note"]
@@ -181,10 +182,23 @@ def test_map_stores_evidence_groups_and_layers_and_the_report_shows_them(
     assert "vermilion: Hg detected at 3 sigma in 0.0 % of pixels: below detection" in page
 
 
+def _old_model(honest_model, folder):
+    """The model as a model made before calibration, groups and layers would be."""
+    import shutil
+
+    old = folder / "old-model"
+    shutil.copytree(honest_model, old)
+    card = json.loads((old / "card.json").read_text())
+    for key in ("calibration", "groups", "group_calibration", "layers"):
+        card.pop(key, None)
+    (old / "card.json").write_text(json.dumps(card))
+    return old
+
+
 def test_a_model_made_before_calibration_still_maps_and_says_what_it_lacks(
-    universal_model, tmp_path, capsys
+    honest_model, tmp_path, capsys
 ):
-    _, model = universal_model
+    model = _old_model(honest_model, tmp_path)
     scan = _scan(tmp_path / "lab.h5", gain_kev=0.0293, n_channels=1024)
     code, out, err = run(capsys, "map", scan, "--calibration", "0,0.0293", "--model", model,
                          "--instrument", "lab-ag", "--out", tmp_path / "res",

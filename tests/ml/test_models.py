@@ -76,6 +76,11 @@ def test_train_saves_a_model_that_reloads_identically(synthetic, tmp_path):
     ]
     assert len(card["metrics"]["folds"]) == 2 and card["training"]["seconds_per_epoch"] > 0
     assert card["label_names"] == list(data.label_names)
+    # calibrated and grouped on the best fold's validation part, measured on the test part
+    cal = card["calibration"]
+    assert len(cal["a"]) == 3 and cal["data"]["part"].startswith("validation part of fold")
+    assert cal["metrics"]["macro_f1"] == pytest.approx(cal["metrics"]["macro_f1_raw"])
+    assert sorted(m for g in card["groups"] for m in g["members"]) == sorted(data.label_names)
     model, card2, pre = load_model(out)
     assert card2["preprocessor"] == pre.to_dict()
     x = pre(data.spectra, data.axis)

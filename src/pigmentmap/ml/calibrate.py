@@ -95,6 +95,34 @@ def posterior_metrics(
     }
 
 
+Part = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def card_entries(
+    names: tuple[str, ...], fit_part: Part, test_part: Part, *, source: dict[str, Any]
+) -> dict[str, Any]:
+    """Card entries ``calibration``, ``groups`` and ``group_calibration`` fitted on ``fit_part``
+    and measured on ``test_part`` (each: truth, raw probabilities, mask)."""
+    from pigmentmap.evaluate.calibration import Calibration
+
+    y, raw, w = fit_part
+    cal = fit_calibration(y, raw, mask=w)
+    prob = cal.apply(raw)
+    groups = find_groups(y, prob, names, mask=w)
+    gy, gm = group_truth(y, groups, names, mask=w)
+    group_cal = fit_calibration(
+        gy, Posterior(names, cal, groups).group_probabilities(prob), mask=gm
+    )
+    metrics = posterior_metrics(Posterior(names, cal, groups, group_cal), *test_part)
+    return {
+        "calibration": Calibration(
+            cal.a, cal.b, {**cal.info, "data": source, "metrics": metrics}
+        ).to_dict(),
+        "groups": [g.to_dict() for g in groups],
+        "group_calibration": group_cal.to_dict(),
+    }
+
+
 def calibrate_model(
     model_dir: str | Path,
     data: Dataset,
@@ -105,7 +133,6 @@ def calibrate_model(
 ) -> dict[str, Any]:
     """Fit calibration and look-alike groups on half of ``data``, measure on the other half,
     write the model with them to ``out`` (which may be ``model_dir``); returns the new card."""
-    from pigmentmap.evaluate.calibration import Calibration
     from pigmentmap.ml.checkpoint import read_card
 
     d = resolve_model(model_dir)
@@ -115,15 +142,6 @@ def calibrate_model(
         raise PigmentmapError(f"{len(y)} spectra are too few to calibrate on (at least 20)")
     order = np.random.default_rng(seed).permutation(len(y))
     fit_rows, test_rows = order[: len(y) // 2], order[len(y) // 2 :]
-    names = tuple(card["label_names"])
-    cal = fit_calibration(y[fit_rows], raw[fit_rows], mask=w[fit_rows])
-    prob_fit = cal.apply(raw[fit_rows])
-    groups = find_groups(y[fit_rows], prob_fit, names, mask=w[fit_rows])
-    base = Posterior(names, cal, groups)
-    gy, gm = group_truth(y[fit_rows], groups, names, mask=w[fit_rows])
-    group_cal = fit_calibration(gy, base.group_probabilities(prob_fit), mask=gm)
-    post = Posterior(names, cal, groups, group_cal)
-    metrics = posterior_metrics(post, y[test_rows], raw[test_rows], w[test_rows])
     source = {
         "file": data.path.name,
         "sha256": sha256_file(data.path),
@@ -131,10 +149,9 @@ def calibrate_model(
         "n_test": len(test_rows),
         "seed": seed,
     }
-    changes = {
-        "calibration": Calibration(cal.a, cal.b, {"data": source, "metrics": metrics}).to_dict(),
-        "groups": [g.to_dict() for g in groups],
-        "group_calibration": group_cal.to_dict(),
-    }
+    changes = card_entries(
+        tuple(card["label_names"]), (y[fit_rows], raw[fit_rows], w[fit_rows]),
+        (y[test_rows], raw[test_rows], w[test_rows]), source=source,
+    )  # fmt: skip
     update_model(d, out, changes, overwrite=overwrite)
     return read_card(out)

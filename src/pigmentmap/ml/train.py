@@ -376,9 +376,9 @@ def train(
         else:
             better = best is None or result["val_loss"] < best[0]["val_loss"]
         if better:
-            best = (fold, copy.deepcopy(model))
+            best = (fold, copy.deepcopy(model), (y_val, w_val, x_val))
     assert best is not None
-    best_fold, best_model = best
+    best_fold, best_model, (y_val, w_val, x_val) = best
     card: dict[str, Any] = {
         "architecture": architecture,
         "label_names": list(data.label_names),
@@ -407,6 +407,22 @@ def train(
         },
         "metrics": {"folds": folds_out, "test_best_fold": best_fold["test"]},
     }
+    if len(y_val) >= 20 and len(test):
+        # Calibration and look-alike groups from the best fold's validation part, measured on the
+        # test part (pigmentmap calibrate redoes them on any other held-out set).
+        from pigmentmap.ml.calibrate import card_entries
+
+        mask_val = np.ones_like(y_val) if w_val is None else w_val
+        mask_test = np.ones_like(y_test) if w_test is None else w_test
+        card.update(
+            card_entries(
+                tuple(data.label_names),
+                (y_val, predict_proba(best_model, x_val), mask_val),
+                (y_test, predict_proba(best_model, x_test), mask_test),
+                source={"part": f"validation part of fold {best_fold['fold']}", "n_fit": len(y_val),
+                        "n_test": len(test)},
+            )
+        )  # fmt: skip
     if augmenter is not None:
         card["training"]["augment"] = augment.to_dict()
         card["training"]["label_rule"] = (
