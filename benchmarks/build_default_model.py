@@ -51,7 +51,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=30000, help="stacks in the training dataset")
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--patience", type=int, default=5)
-    ap.add_argument("--layer-epochs", type=int, default=14)
+    ap.add_argument("--layer-epochs", type=int, default=30)
     ap.add_argument("--work", default="runs", help="folder for the datasets and the model")
     ap.add_argument("--no-ship", action="store_true", help="do not copy into the package")
     args = ap.parse_args()
