@@ -143,7 +143,7 @@ def test_calibrate_and_train_layers_store_their_parts_in_the_card(universal_mode
 
 def test_evaluate_reports_ece_group_f1_and_layer_accuracy(universal_model, honest_model, tmp_path,
                                                           capsys):  # fmt: skip
-    data, model = universal_model
+    data, _ = universal_model
     out = tmp_path / "m.json"
     code, stdout, err = run(capsys, "evaluate", honest_model, data, "--out", out)
     assert code == 0, err
