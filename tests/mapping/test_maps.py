@@ -10,7 +10,7 @@ from pigmentmap.cli import main
 from pigmentmap.core import Cube, EnergyAxis, PigmentmapError
 from pigmentmap.datasets.store import read_dataset
 from pigmentmap.mapping.phantom import PHANTOM_BOTTOMS, PHANTOM_TOPS, make_phantom
-from pigmentmap.mapping.pigments import bin_cube, pigment_maps
+from pigmentmap.mapping.pigments import bin_cube, check_cube, pigment_maps
 from pigmentmap.ml.train import TrainSettings, train
 
 from ..ml.conftest import AXIS, write_synthetic
@@ -57,7 +57,13 @@ def test_each_pixel_gets_the_models_prediction_for_its_spectrum(synthetic_model)
     maps = pigment_maps(cube, str(synthetic_model), rows_per_chunk=2)
     model, _, pre = load_model(synthetic_model)
     flat = predict_proba(model, pre(cube.counts.reshape(-1, cube.counts.shape[-1]), cube.axis))
-    np.testing.assert_allclose(maps.prob.reshape(-1, 3), flat, atol=1e-6)
+    np.testing.assert_allclose(maps.raw.reshape(-1, 3), flat, atol=1e-6)
+    # the reported probabilities are the card's calibration of the network's output
+    from pigmentmap.evaluate.posterior import Posterior
+
+    post = Posterior.from_card(maps.model_card)
+    assert post.calibration is not None
+    np.testing.assert_allclose(maps.prob.reshape(-1, 3), post.classes(flat), atol=1e-6)
     binned = pigment_maps(cube, str(synthetic_model), binning=2)
     assert binned.prob.shape == (1, 3, 3)
 
@@ -72,8 +78,8 @@ def test_binning_sums_blocks():
 
 def test_bad_cubes_refused(synthetic_model):
     axis = EnergyAxis(**AXIS)
-    with pytest.raises(PigmentmapError, match="single spectrum"):
-        pigment_maps(Cube(np.ones((1, 1, 400)), axis), str(synthetic_model))
+    with pytest.raises(PigmentmapError, match="use pigmentmap identify"):
+        check_cube(Cube(np.ones((1, 1, 400)), axis))
     short = EnergyAxis(0.0, 0.05, 200)  # ends at 10 keV, the model needs 19.95
     with pytest.raises(PigmentmapError, match="cannot resample"):
         pigment_maps(Cube(np.ones((2, 2, 200)), short), str(synthetic_model))
@@ -146,9 +152,8 @@ def test_map_command_report_and_bad_inputs(tmp_path, capsys, synthetic_model):
     assert main([*argv, "--overwrite"]) == 0
     assert main(["report", str(out)]) == 0
     html = (out / "report.html").read_text()
-    assert (
-        html.count("<img") == 3 and "Per-pixel metrics" in html and "data:image/png;base64," in html
-    )
+    assert html.count("alt='red'") == 1 and "Per-pixel metrics" in html
+    assert "<h2>Summary</h2>" in html and "<h2>Calibration</h2>" in html
     assert main(["evaluate", str(synthetic_model), str(scan)]) == 0
     assert "macro F1" in capsys.readouterr().out
     assert scan.read_bytes() == before  # the input is untouched

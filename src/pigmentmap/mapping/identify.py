@@ -124,7 +124,7 @@ def format_identification(result: Identification, *, top: int = 10) -> str:
     ...     "group_probability": 0.97}], 1, ())
     >>> print(format_identification(r))  # doctest: +NORMALIZE_WHITESPACE
     pigment                  p  network  key elements (sigma)   evidence      look-alike group
-    vermilion             0.97     0.99  Hg 41.0                detected      -
+    vermilion             0.97     0.99  Hg 41                  detected      -
     """
     lines = [
         f"{'pigment':20} {'p':>5} {'network':>8}  {'key elements (sigma)':22} {'evidence':13} "
