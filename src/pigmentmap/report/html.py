@@ -190,6 +190,9 @@ def summary_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
             ) if "support" in res else None,
             "group": group_of.get(name, ""),
             "layer": "",
+            "below_detection_percent": 100.0 * float(
+                (res["support"][..., k] == UNSUPPORTED).sum() / n
+            ) if "support" in res else None,
         }  # fmt: skip
         if "layers" in res and claimed.any():
             from pigmentmap.evaluate.layers import layer_calls
@@ -211,13 +214,18 @@ LAYER_COLOURS = ("#E69F00", "#56B4E9", "#009E73")
 
 def _table(rows: list[dict[str, Any]]) -> str:
     head = ("pigment", "area (% of pixels)", "mean p there", "key elements",
-            "claims without them (% of pixels)", "look-alike group", "layer (of its pixels)")  # fmt: skip
+            "claims without them (% of pixels)",
+            "key element not detected: any of it below detection (% of pixels)",
+            "look-alike group", "layer (of its pixels)")  # fmt: skip
     out = ["<table border='1' cellpadding='4' style='border-collapse:collapse'><tr>"]
     out += [f"<th>{html.escape(h)}</th>" for h in head] + ["</tr>"]
     for r in rows:
         uns = "n/a" if r["unsupported_percent"] is None else f"{r['unsupported_percent']:.1f}"
+        below = (
+            "n/a" if r["below_detection_percent"] is None else f"{r['below_detection_percent']:.1f}"
+        )
         cells = (r["pigment"], f"{r['area_percent']:.1f}", f"{r['mean_probability']:.2f}",
-                 r["key_elements"], uns, r["group"] or "-", r["layer"] or "-")  # fmt: skip
+                 r["key_elements"], uns, below, r["group"] or "-", r["layer"] or "-")  # fmt: skip
         out.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
     return "".join(out) + "</table>"
 
