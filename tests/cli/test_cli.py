@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from pigmentmap.cli import main
+from pigmentmap.core.errors import PigmentmapError
 
 
 def run(capsys, *argv):
@@ -189,3 +190,48 @@ def test_installed_command_has_no_traceback_and_debug_shows_one(tmp_path):
     assert dbg.returncode != 0 and "Traceback" in dbg.stderr
     helped = subprocess.run([*exe, "simulate", "--help"], capture_output=True, text=True)
     assert helped.returncode == 0 and "Example" in helped.stdout
+
+
+def test_version_and_debug_after_the_subcommand(capsys):
+    from pigmentmap import __version__
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.strip() == f"pigmentmap {__version__}"
+    with pytest.raises(PigmentmapError):  # --debug after the subcommand shows the traceback
+        main(["simulate", "VM:100", "--instrument", "elio", "--out", "/no/such/x.csv", "--debug"])
+
+
+def test_help_shows_defaults(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = capsys.readouterr().out
+    assert "(default: 150)" in text and "(default: 0)" in text
+
+
+def test_every_single_file_output_refuses_to_replace_without_overwrite(tmp_path, capsys):
+    out = tmp_path / "s.csv"
+    out.write_text("the user's")
+    argv = ["simulate", "VM:100/CaCO3:100", "--instrument", "elio", "--out", str(out)]
+    assert main(argv) == 2
+    assert "exists (use --overwrite" in capsys.readouterr().err and out.read_text() == "the user's"
+    plot = tmp_path / "s.png"
+    plot.write_text("mine")
+    assert main(["simulate", "VM:100/CaCO3:100", "--instrument", "elio", "--out",
+                 str(tmp_path / "t.csv"), "--plot", str(plot)]) == 2  # fmt: skip
+    assert not (tmp_path / "t.csv").exists() and plot.read_text() == "mine"
+    assert main([*argv, "--overwrite"]) == 0 and out.read_text() != "the user's"
+
+
+def test_outputs_respect_the_umask(tmp_path, capsys):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "s.csv"
+        assert (
+            main(["simulate", "VM:100/CaCO3:100", "--instrument", "elio", "--out", str(out)]) == 0
+        )
+        assert out.stat().st_mode & 0o777 == 0o644  # colleagues can read it
+    finally:
+        os.umask(old)

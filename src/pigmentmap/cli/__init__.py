@@ -32,10 +32,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Which pigments are where in a painting, from MA-XRF scans.",
         epilog="Example: pigmentmap simulate 'VM:100/LW:120/CaCO3:180' --instrument elio --out s.csv",
     )
+    from pigmentmap import __version__
+
+    p.add_argument("--version", action="version", version=f"pigmentmap {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
     for group in _GROUPS:
         group.register(sub)
+    for command in sub.choices.values():  # --debug also after the subcommand
+        command.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
+        )
     return p
 
 

@@ -4,13 +4,37 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from pigmentmap.core.errors import PigmentmapError
 
 EXIT_USAGE = 2
 
 
+class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, unless its help already names it or it is a flag."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text.lower() or action.nargs == 0 or action.default is None:
+            return text
+        return super()._get_help_string(action) or text
+
+
 class Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", DefaultsFormatter)
+        super().__init__(*args, **kwargs)
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        """As argparse's, and an option without help that has a default shows it."""
+        default = kwargs.get("default")
+        flag = kwargs.get("action") in ("store_true", "store_false", "version", "help")
+        if not kwargs.get("help") and args and str(args[0]).startswith("-") and not flag:
+            if default is not None and default is not False:
+                kwargs["help"] = "(default: %(default)s)"
+        return super().add_argument(*args, **kwargs)
+
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(EXIT_USAGE, f"pigmentmap: error: {message}\n")
 

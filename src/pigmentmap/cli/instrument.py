@@ -50,7 +50,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from pigmentmap.core.atomic import atomic_path, check_output_path
+    from pigmentmap.core.atomic import atomic_path, check_new_file, check_output_path
     from pigmentmap.instruments import load_instrument
     from pigmentmap.instruments.fit import fit_instrument
     from pigmentmap.instruments.profile_toml import profile_toml
@@ -60,8 +60,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         raise PigmentmapError(f"output '{out}': use a .toml file name")
     continuum_path = out.with_name(out.stem + ".continuum.csv")
     for path in (out, continuum_path):
-        if path.exists() and not args.overwrite:
-            raise PigmentmapError(f"'{path}' exists (use --overwrite to replace it)")
+        check_new_file(path, overwrite=args.overwrite)
     start = load_instrument(args.instrument)
     cube = open_cube_from_args(args)
     print(f"fitting {args.file} ({cube.shape[0]} x {cube.shape[1]} pixels)...", file=sys.stderr)

@@ -114,12 +114,12 @@ def _cmd_train_layers(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
-    from pigmentmap.core.atomic import atomic_path, check_output_path
+    from pigmentmap.core.atomic import atomic_path, check_new_file
     from pigmentmap.evaluate.metrics import format_table
     from pigmentmap.ml.evaluation import evaluate_model
 
     if args.out:
-        check_output_path(args.out)
+        check_new_file(args.out, overwrite=args.overwrite)
     metrics = evaluate_model(args.model, args.data, seed=args.seed, threshold=args.threshold)
     if "note" in metrics:
         print(metrics["note"])
@@ -244,6 +244,7 @@ def register(sub: Any) -> None:
     ev.add_argument("model", help="model directory or shipped model name")
     ev.add_argument("data")
     ev.add_argument("--out", help="write the metrics as JSON")
+    ev.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     ev.add_argument("--threshold", type=float, default=0.5)
     ev.add_argument(
         "--seed",

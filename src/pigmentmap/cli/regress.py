@@ -68,11 +68,11 @@ def _cmd_regress(args: argparse.Namespace) -> int:
         print(f"wrote {path} (MLP, {h * w} pixels)")
         return 0
     # predict
-    from pigmentmap.core.atomic import check_output_path
+    from pigmentmap.core.atomic import check_new_file
 
     if not args.model:
         raise PigmentmapError("predict needs --model")
-    out = check_output_path(args.out)
+    out = check_new_file(args.out, overwrite=args.overwrite)
     y, names, card = predict(args.model, spectra, cube.axis)
     if card["task"] != args.task:
         raise PigmentmapError(f"'{args.model}' is a {card['task']} model, not {args.task}")

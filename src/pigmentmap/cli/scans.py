@@ -45,14 +45,12 @@ def _cmd_map(args: argparse.Namespace) -> int:
 def _cmd_identify(args: argparse.Namespace) -> int:
     import json
 
-    from pigmentmap.core.atomic import atomic_path, check_output_path
+    from pigmentmap.core.atomic import atomic_path, check_new_file
     from pigmentmap.instruments import load_instrument
     from pigmentmap.mapping.identify import format_identification, identify
 
     if args.out:
-        out = check_output_path(args.out)
-        if out.exists() and not args.overwrite:
-            raise PigmentmapError(f"'{out}' exists (use --overwrite to replace it)")
+        check_new_file(args.out, overwrite=args.overwrite)
     if args.top < 1:
         raise PigmentmapError("--top must be >= 1")
     instrument = load_instrument(args.instrument)
@@ -78,13 +76,11 @@ def _cmd_identify(args: argparse.Namespace) -> int:
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
-    from pigmentmap.core.atomic import check_output_path
+    from pigmentmap.core.atomic import check_new_file
     from pigmentmap.instruments import load_instrument
     from pigmentmap.mapping.elements import SIGNIFICANCE_THRESHOLD, fit_elements, write_element_file
 
-    out = check_output_path(args.out)
-    if out.exists() and not args.overwrite:
-        raise PigmentmapError(f"'{out}' exists (use --overwrite to replace it)")
+    out = check_new_file(args.out, overwrite=args.overwrite)
     instrument = load_instrument(args.instrument)
     cube = open_scan(args)
     maps = fit_elements(
@@ -104,8 +100,10 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from pigmentmap.core.atomic import check_new_file
     from pigmentmap.report.html import write_report
 
+    check_new_file(args.out or Path(args.results) / "report.html", overwrite=args.overwrite)
     path = write_report(args.results, out=args.out)
     print(f"wrote {path}")
     return 0
@@ -189,4 +187,5 @@ def register(sub: Any) -> None:
     )
     rp.add_argument("results")
     rp.add_argument("--out", help="HTML file (default results/report.html)")
+    rp.add_argument("--overwrite", action="store_true", help="replace an existing report")
     rp.set_defaults(func=_cmd_report)

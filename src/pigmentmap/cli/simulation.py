@@ -14,17 +14,17 @@ from pigmentmap.core.errors import PigmentmapError
 def _cmd_simulate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from pigmentmap.core.atomic import check_output_path
+    from pigmentmap.core.atomic import check_new_file
     from pigmentmap.instruments import load_instrument
     from pigmentmap.materials import parse_stack
     from pigmentmap.simulate import Simulator
     from pigmentmap.simulate.output import SPECTRUM_SUFFIXES, plot_spectrum, write_spectrum
 
-    out = check_output_path(args.out)
+    out = check_new_file(args.out, overwrite=args.overwrite)
     if out.suffix.lower() not in SPECTRUM_SUFFIXES:
         raise PigmentmapError(f"output '{out}': use a .csv or .h5 file name")
     if args.plot:
-        check_output_path(args.plot)
+        check_new_file(args.plot, overwrite=args.overwrite)
         if Path(args.plot).suffix.lower() != ".png":
             raise PigmentmapError(f"plot '{args.plot}': use a .png file name")
     if args.seed is not None and not args.poisson:
@@ -85,17 +85,15 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_dataset(args: argparse.Namespace) -> int:
-    from pigmentmap.core.atomic import check_output_path
+    from pigmentmap.core.atomic import check_new_file
     from pigmentmap.datasets import PAPER_LABELS, mixtures_design, mockup_design, paper_design
     from pigmentmap.datasets.background import measured_background
     from pigmentmap.datasets.store import generate_dataset
     from pigmentmap.instruments import load_instrument
 
-    out = check_output_path(args.out)
+    out = check_new_file(args.out, overwrite=args.overwrite)
     if out.suffix.lower() not in (".h5", ".hdf5"):
         raise PigmentmapError(f"output '{out}': use a .h5 file name")
-    if out.exists() and not args.overwrite:
-        raise PigmentmapError(f"'{out}' exists (use --overwrite to replace it)")
     if args.n and args.design == "paper":
         raise PigmentmapError(
             "the paper design has a fixed size (16,224); --n applies to the other designs"
@@ -213,6 +211,7 @@ def register(sub: Any) -> None:
         "detector.pileup_resolving_time_ns; 0 = no pile-up)",
     )
     sim.add_argument("--plot", help="also write a PNG plot")
+    sim.add_argument("--overwrite", action="store_true", help="replace existing output files")
     sim.add_argument("--library", help="a user library TOML that extends the shipped one")
     sim.set_defaults(func=_cmd_simulate)
 

@@ -32,6 +32,32 @@ def check_output_path(path: str | Path) -> Path:
     return p
 
 
+def check_new_file(path: str | Path, *, overwrite: bool) -> Path:
+    """:func:`check_output_path`, and refuse an existing file unless ``overwrite`` (the one
+    overwrite rule of every command).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.csv"
+    >>> _ = p.write_text("mine")
+    >>> check_new_file(p, overwrite=False)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    pigmentmap.core.errors.PigmentmapError: '...x.csv' exists (use --overwrite to replace it)
+    """
+    p = check_output_path(path)
+    if p.exists() and not overwrite:
+        raise PigmentmapError(f"'{p}' exists (use --overwrite to replace it)")
+    return p
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path; on success it replaces ``path``, on error it is removed.
@@ -51,6 +77,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        tmp.chmod(0o666 & ~_umask())  # mkstemp makes it private; colleagues must read results
         os.replace(tmp, target)
     finally:
         if tmp.exists():
@@ -145,7 +172,7 @@ def atomic_dir(path: str | Path, *, overwrite: bool, marker: str) -> Iterator[Pa
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=parent))
     try:
         yield tmp
-        tmp.chmod(0o755)  # mkdtemp makes it private; results and models are ordinary data
+        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; results are ordinary data
         written = sorted(f.name for f in tmp.iterdir())
         (tmp / MANIFEST).write_text(json.dumps(written) + "\n")
         for f in tmp.iterdir():
