@@ -40,7 +40,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/universal_model.py --work runs --out benchmarks/results/universal_model.json
 
 # The shipped default model (universal, fast-cnn for every instrument): simulate the universal
-# design, train, copy into the package (about 35 min on 2 cores; the card records the time).
+# design, train, train the layer network, calibrate on a held-out set, copy into the package
+# (about 70 min on 2 cores; the card's made_by records each step's time).
 model: $(STAMP)
 	$(BIN)/python benchmarks/build_default_model.py --work runs
 

@@ -235,3 +235,15 @@ def test_outputs_respect_the_umask(tmp_path, capsys):
         assert out.stat().st_mode & 0o777 == 0o644  # colleagues can read it
     finally:
         os.umask(old)
+
+
+def test_info_shows_what_it_knows_of_a_file_without_calibration(tmp_path, capsys):
+    scan = tmp_path / "nocal.h5"
+    with h5py.File(scan, "w") as f:
+        f["counts"] = np.ones((3, 4, 512), dtype=np.float32)
+    assert main(["info", str(scan)]) == 0
+    out = capsys.readouterr().out
+    assert "3 x 4 pixels x 512 channels" in out and "calibration: missing" in out
+    # commands that need energies still refuse it in one line
+    assert main(["map", str(scan), "--out", str(tmp_path / "r")]) == 2
+    assert "carries no energy calibration" in capsys.readouterr().err

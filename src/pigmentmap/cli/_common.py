@@ -72,7 +72,7 @@ def parse_range(text: str, *, what: str) -> tuple[float, float]:
     return lo, hi
 
 
-def open_cube_from_args(args: argparse.Namespace):
+def open_cube_from_args(args: argparse.Namespace, *, allow_uncalibrated: bool = False):
     """Open the scan named by the reader options (no recalibration)."""
     from pigmentmap.io.open import open_cube, parse_calibration
 
@@ -84,6 +84,7 @@ def open_cube_from_args(args: argparse.Namespace):
         calibration=parse_calibration(args.calibration) if args.calibration else None,
         shape=parse_shape(args.shape),
         order=args.order,
+        allow_uncalibrated=allow_uncalibrated,
         **kwargs,
     )
 

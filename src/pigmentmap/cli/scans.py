@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from pigmentmap.cli._common import add_reader_options, open_scan
+from pigmentmap.cli._common import add_reader_options, open_cube_from_args, open_scan
 from pigmentmap.core.errors import PigmentmapError
 from pigmentmap.ml import DEFAULT_MODEL
 
@@ -14,7 +14,10 @@ from pigmentmap.ml import DEFAULT_MODEL
 def _cmd_info(args: argparse.Namespace) -> int:
     from pigmentmap.io.open import describe
 
-    print(describe(open_scan(args)))
+    if getattr(args, "recalibrate", False):
+        print(describe(open_scan(args)))
+    else:  # a file without a calibration still shows what it holds
+        print(describe(open_cube_from_args(args, allow_uncalibrated=True)))
     return 0
 
 

@@ -284,6 +284,7 @@ def open_cube(
     shape: tuple[int, int] | None = None,
     order: str = "row",
     glob: str | None = None,
+    allow_uncalibrated: bool = False,
 ) -> Cube:
     """Open any supported file as a :class:`Cube` (height, width, channels).
 
@@ -297,6 +298,9 @@ def open_cube(
     shape, order : a folder of .mca files: (height, width) and ``row`` or ``column`` order.
     glob : str, optional
         A folder of .mca files: the pattern of the files to use (e.g. ``"scan_*.mca"``).
+    allow_uncalibrated : bool
+        A file without a calibration opens on a channel axis (1 "keV" per channel) with
+        ``meta["calibration"] == "missing"`` instead of being refused (for ``info``).
 
     What the reader noticed (pixel files skipped, real times used for missing live times) is
     issued with :func:`warnings.warn`, one line each.
@@ -320,6 +324,8 @@ def open_cube(
         source = "--calibration"
     else:
         axis, source = raw.axis, "file"
+    if axis is None and allow_uncalibrated:
+        axis, source = EnergyAxis(0.0, 1.0, n_ch), "missing"
     if axis is None:
         raise PigmentmapError(
             f"'{path}' carries no energy calibration: give --calibration OFFSET,GAIN (keV)"
@@ -354,12 +360,16 @@ def describe(cube: Cube) -> str:
         live_text = f"{live:g} s (the real time: the file's live time is 0 or missing)"
     else:
         live_text = f"{live:g} s"
+    if cube.meta.get("calibration") == "missing":
+        calibration = "missing: the file has none (give --calibration OFFSET,GAIN in keV)"
+    else:
+        calibration = f"E = {a.offset_kev:g} + {a.gain_kev:g} * ch keV ({a.energies[0]:.3f}-{a.energies[-1]:.3f} keV, from {cube.meta.get('calibration')})"
     lines = [
         f"file:        {cube.meta.get('source')}",
         f"reader:      {cube.meta.get('reader')}",
         f"shape:       {h} x {w} pixels x {c} channels",
         f"dtype:       {cube.counts.dtype}",
-        f"calibration: E = {a.offset_kev:g} + {a.gain_kev:g} * ch keV ({a.energies[0]:.3f}-{a.energies[-1]:.3f} keV, from {cube.meta.get('calibration')})",
+        f"calibration: {calibration}",
         f"live time:   {live_text}",
     ]
     if "dataset" in cube.meta:
