@@ -228,3 +228,25 @@ def test_bruker_live_time_and_ca_peak():
     ]
     assert peak == pytest.approx(3.69, abs=0.03)  # Ca K-alpha: the file's major element
     json.dumps(c.meta, default=str)
+
+
+def test_hdf5_prefers_the_nxdata_signal_and_a_detector_sum(tmp_path):
+    import h5py
+
+    from pigmentmap.io.open import open_cube
+
+    p = tmp_path / "pyxrf.h5"
+    with h5py.File(p, "w") as f:
+        f["xrfmap/det1/counts"] = np.ones((2, 3, 300))
+        f["xrfmap/detsum/counts"] = np.full((2, 3, 300), 3.0)
+    cube = open_cube(p, calibration=(0.0, 0.01))
+    assert cube.meta["dataset"] == "xrfmap/detsum/counts" and float(cube.counts[0, 0, 0]) == 3.0
+    q = tmp_path / "nexus.h5"
+    with h5py.File(q, "w") as f:
+        f["counts"] = np.ones((2, 3, 300))
+        g = f.create_group("entry/xrf")
+        g.attrs["NX_class"] = "NXdata"
+        g.attrs["signal"] = "spectra"
+        g["spectra"] = np.full((2, 3, 300), 5.0)
+    cube = open_cube(q, calibration=(0.0, 0.01))
+    assert cube.meta["dataset"] == "entry/xrf/spectra" and float(cube.counts[0, 0, 0]) == 5.0

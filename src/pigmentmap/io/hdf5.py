@@ -1,8 +1,10 @@
-"""HDF5 and NeXus cubes: a 3-D dataset (chosen, or the first found), channel axis found or given."""
+"""HDF5 and NeXus cubes: a 3-D dataset (chosen, or the best found: an NXdata signal, a detector
+sum before a single detector), channel axis found or given."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import h5py
@@ -14,7 +16,27 @@ from pigmentmap.io._common import RawCube, as_cube, axis_from
 _PREFERRED = ("counts", "data", "spectra", "mca", "cube")
 
 
+def _nx_signals(f: h5py.File) -> set[str]:
+    """Datasets named by an NXdata group's ``signal`` attribute."""
+    out: set[str] = set()
+
+    def text(v: object) -> str:
+        return v.decode() if isinstance(v, bytes) else str(v)
+
+    def visit(name: str, obj: object) -> None:
+        if isinstance(obj, h5py.Group) and text(obj.attrs.get("NX_class", "")) == "NXdata":
+            signal = obj.attrs.get("signal")
+            if signal is not None and text(signal) in obj:
+                out.add(f"{name}/{text(signal)}")
+
+    f.visititems(visit)
+    return out
+
+
 def _candidates(f: h5py.File) -> list[str]:
+    """3-D numeric datasets, best first: an NXdata signal, then a detector sum before a single
+    detector (PyXRF's ``xrfmap/detsum/counts`` before ``xrfmap/det1/counts``), then the usual
+    names."""
     found: list[str] = []
 
     def visit(name: str, obj: object) -> None:
@@ -29,7 +51,13 @@ def _candidates(f: h5py.File) -> list[str]:
     f.visititems(visit)
     three = [n for n in found if f[n].ndim == 3]
     pool = three or [n for n in found if n.split("/")[-1] in ("spectra", "counts")]
-    return sorted(pool, key=lambda n: (n.split("/")[-1].lower() not in _PREFERRED, n))
+    signals = _nx_signals(f)
+
+    def rank(n: str) -> tuple[bool, bool, bool, str]:
+        single_detector = re.search(r"(^|/)det_?\d+(/|$)", n.lower()) is not None
+        return (n not in signals, single_detector, n.split("/")[-1].lower() not in _PREFERRED, n)
+
+    return sorted(pool, key=rank)
 
 
 def _channel_axis(shape: tuple[int, ...], energy_len: int | None) -> int:
