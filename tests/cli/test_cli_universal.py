@@ -176,6 +176,11 @@ def test_map_stores_evidence_groups_and_layers_and_the_report_shows_them(
         assert (support[..., names.index("lead_white")] == 1).all()
         prob = f["pigment_maps"][()]
         assert prob[..., names.index("vermilion")].max() <= 0.25
+    from PIL import Image
+
+    tif = np.asarray(Image.open(tmp_path / "res" / "pigment_lead_white.tif"))
+    assert tif.dtype == np.float32 and np.allclose(tif, prob[..., names.index("lead_white")])
+    assert (tmp_path / "res" / "element_Pb.tif").is_file()
     assert run(capsys, "report", tmp_path / "res")[0] == 0
     page = (tmp_path / "res" / "report.html").read_text()
     assert "<h2>Summary</h2>" in page and "key elements detected at 3 sigma" in page

@@ -11,7 +11,9 @@ claims whose key element is not detected capped, see :mod:`pigmentmap.mapping.ev
 :mod:`pigmentmap.mapping.elements`), ``/element_names``, the model card (attribute
 ``model_card``), the element flags (attribute ``element_flags``, JSON), the source file's SHA-256
 and, when the scan carries ground truth, ``/truth/...``; a PNG per pigment and per element lie
-beside it. The folder is written under a temporary name and renamed when complete.
+beside it, and a float32 TIFF of each (``pigment_NAME.tif``, ``element_EL.tif``: the values
+themselves, for ImageJ, PyMca or image editors). The folder is written under a temporary name
+and renamed when complete.
 """
 
 from __future__ import annotations
@@ -67,6 +69,25 @@ def check_results_folder(out: Path, *, overwrite: bool) -> None:
     empty = out.is_dir() and not any(out.iterdir())
     if out.exists() and not empty:
         check_replaceable(out, overwrite=True, marker=RESULTS)
+
+
+def write_tiff(path: Path, image: np.ndarray) -> None:
+    """A float32 TIFF of one map (ImageJ, PyMca, image editors), values as they are.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from PIL import Image
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "m.tif"
+    >>> write_tiff(p, np.array([[0.25, 0.5]]))
+    >>> np.asarray(Image.open(p)).tolist()
+    [[0.25, 0.5]]
+    """
+    from PIL import Image
+
+    Image.fromarray(np.ascontiguousarray(image, dtype=np.float32), mode="F").save(
+        path, format="TIFF"
+    )
 
 
 def _png(
@@ -202,8 +223,10 @@ def run_map(
                     f["truth/bottom_strip"] = truth["bottom_strip"]
         for k, name in enumerate(maps.names):
             _png(tmp / f"pigment_{name}.png", prob[..., k], f"{name} probability", vmax=1.0)
+            write_tiff(tmp / f"pigment_{name}.tif", prob[..., k])
         for k, name in enumerate(element.names):
             v = element.values[..., k]
+            write_tiff(tmp / f"element_{name}.tif", v)
             note = (
                 f"; where significance >= {COINCIDENT_SIGNIFICANCE:g}"
                 if name in element.flags
