@@ -21,13 +21,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import h5py
-
 from pigmentmap.datasets.universal import universal_design
 from pigmentmap.evaluate.metrics import class_metrics
 from pigmentmap.instruments import load_instrument
 from pigmentmap.mapping.evidence import UNSUPPORTED
 from pigmentmap.mapping.phantom import PHANTOM_BOTTOMS, PHANTOM_TOPS, make_phantom
+from pigmentmap.mapping.results import read_results
 from pigmentmap.mapping.run import run_map
 from pigmentmap.materials import default_library
 from pigmentmap.ml.evaluation import evaluate_model
@@ -70,15 +69,10 @@ def phantom(model: str, work: Path, profile: str, seed: int, live_time_s: float 
     res = work / f"maps-{profile}-seed{seed}"
     run_map(scan, open_cube(scan), model=model, out=res, instrument=inst, overwrite=True,
             progress=False)  # fmt: skip
-    with h5py.File(res / "maps.h5") as f:
-        names = [n.decode() for n in f["names"][()]]
-        raw, prob = f["pigment_maps_raw"][()], f["pigment_maps"][()]
-        support = f["evidence/support"][()]
-        sig = f["element_significance"][()]
-        elements = [n.decode() for n in f["element_names"][()]]
-        top, bottom = f["truth/top_strip"][()], f["truth/bottom_strip"][()]
-        truth = f["truth/pigment_maps"][()]
-        truth_names = [n.decode() for n in f["truth/names"][()]]
+    r = read_results(res)
+    names, raw, prob, support = list(r["names"]), r["raw"], r["prob"], r["support"]
+    sig, elements = r["significance"], list(r["element_names"])
+    (top, bottom), truth, truth_names = r["strips"], r["truth"], list(r["truth_names"])
     n = raw.shape[0] * raw.shape[1]
     gate = {}
     for k, name in enumerate(names):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from pigmentmap.cli import main
+from pigmentmap.mapping.results import read_results
 
 
 def run(capsys, *argv):
@@ -58,8 +59,7 @@ def test_map_serves_a_30_kev_1024_channel_scan(universal_model, tmp_path, capsys
     code, _out, err = run(capsys, "map", scan, "--calibration", "0,0.0293", "--model", model,
                          "--instrument", "lab-ag", "--out", tmp_path / "res")  # fmt: skip
     assert code == 0, err
-    with h5py.File(tmp_path / "res" / "maps.h5") as f:
-        assert f["pigment_maps"].shape == (3, 4, 29)
+    assert read_results(tmp_path / "res")["prob"].shape == (3, 4, 29)
 
 
 def test_map_refuses_a_scan_that_ends_below_20_kev_and_writes_nothing(
@@ -166,16 +166,15 @@ def test_map_stores_evidence_groups_and_layers_and_the_report_shows_them(
                          honest_model, "--instrument", "lab-ag", "--out", tmp_path / "res")  # fmt: skip
     assert code == 0, err
     assert "no calibrated" not in out
-    with h5py.File(tmp_path / "res" / "maps.h5") as f:
-        names = [n.decode() for n in f["names"][()]]
-        support = f["evidence/support"][()]
-        assert support.shape == (3, 4, 29) and f["layer_maps"].shape == (3, 4, 29, 2)
-        assert f["group_maps"].shape[-1] == len(json.loads(f.attrs["groups"]))
-        # The scan holds only lead: a claim of an element that is not there is supported nowhere
-        assert (support[..., names.index("vermilion")] == 0).all()
-        assert (support[..., names.index("lead_white")] == 1).all()
-        prob = f["pigment_maps"][()]
-        assert prob[..., names.index("vermilion")].max() <= 0.25
+    r = read_results(tmp_path / "res")
+    names, support, prob = list(r["names"]), r["support"], r["prob"]
+    assert support.shape == (3, 4, 29) and r["layers"].shape == (3, 4, 29, 2)
+    assert r["groups"].shape[-1] == len(r["group_list"])
+    # The scan holds only lead: a claim of an element that is not there is supported nowhere
+    assert (support[..., names.index("vermilion")] == 0).all()
+    assert (support[..., names.index("lead_white")] == 1).all()
+    assert prob[..., names.index("vermilion")].max() <= 0.25
+    assert r["evidence"]["key_elements"]["chrome_yellow"] == ["Pb", "Cr"]
     from PIL import Image
 
     tif = np.asarray(Image.open(tmp_path / "res" / "pigment_lead_white.tif"))
@@ -210,10 +209,12 @@ def test_a_model_made_before_calibration_still_maps_and_says_what_it_lacks(
                          "--no-evidence-gate")  # fmt: skip
     assert code == 0, err
     assert out.count("the model has no calibrated probabilities, no look-alike groups") == 1
-    with h5py.File(tmp_path / "res" / "maps.h5") as f:
-        assert json.loads(f.attrs["evidence"])["gate"] is False
-        assert np.array_equal(f["pigment_maps"][()], f["pigment_maps_raw"][()])
-        assert "layer_maps" not in f
+    r = read_results(tmp_path / "res")
+    assert r["evidence"]["gate"] is False or r["evidence"]["gate"] == 0
+    assert np.array_equal(r["prob"], r["raw"])
+    assert "layers" not in r
+    assert r["attrs"]["model_lacks"] == ["calibrated probabilities", "look-alike groups",
+                                         "layer order"]  # fmt: skip
     assert run(capsys, "report", tmp_path / "res")[0] == 0
     page = (tmp_path / "res" / "report.html").read_text()
     assert "pigmentmap calibrate, pigmentmap train-layers add them" in page

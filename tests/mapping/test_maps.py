@@ -11,6 +11,7 @@ from pigmentmap.core import Cube, EnergyAxis, PigmentmapError
 from pigmentmap.datasets.store import read_dataset
 from pigmentmap.mapping.phantom import PHANTOM_BOTTOMS, PHANTOM_TOPS, make_phantom
 from pigmentmap.mapping.pigments import bin_cube, check_cube, pigment_maps
+from pigmentmap.mapping.results import read_results
 from pigmentmap.ml.train import TrainSettings, train
 
 from ..ml.conftest import AXIS, write_synthetic
@@ -139,13 +140,12 @@ def test_map_command_report_and_bad_inputs(tmp_path, capsys, synthetic_model):
         "Fe,Zn",
     ]
     assert main(argv) == 0
-    with h5py.File(out / "maps.h5") as f:
-        assert f["pigment_maps"].shape == (3, 4, 3) and f["element_maps"].shape[:2] == (3, 4)
-        assert f["element_significance"].shape == f["element_maps"].shape
-        significance = f["element_significance"][()]
-        assert np.isfinite(significance).all() and (significance >= 0).all()
-        assert json.loads(f.attrs["element_flags"]) == {}  # Fe, Zn: clear of the Rh lines
-        assert len(f.attrs["source_sha256"]) == 64
+    r = read_results(out)
+    assert r["prob"].shape == (3, 4, 3) and r["elements"].shape[:2] == (3, 4)
+    assert r["significance"].shape == r["elements"].shape
+    assert np.isfinite(r["significance"]).all() and (r["significance"] >= 0).all()
+    assert r["element_flags"] == {}  # Fe, Zn: clear of the Rh lines
+    assert len(r["attrs"]["source_sha256"]) == 64
     assert (out / "pigment_red.png").exists()
     capsys.readouterr()
     assert main(argv) == 2 and "already holds results" in capsys.readouterr().err
@@ -189,3 +189,26 @@ def test_map_command_report_and_bad_inputs(tmp_path, capsys, synthetic_model):
     )
     assert "holds other files" in capsys.readouterr().err
     assert (foreign / "thesis.txt").read_text() == "precious"
+
+
+def test_results_file_is_nexus_that_silx_reads(tmp_path, synthetic_model):
+    silx_nxdata = pytest.importorskip("silx.io.nxdata")
+    cube, _ = _cube(3, 4, seed=2)
+    scan = tmp_path / "scan.h5"
+    with h5py.File(scan, "w") as f:
+        f["counts"] = cube.counts
+        f.attrs["axis"] = json.dumps(AXIS)
+    out = tmp_path / "res"
+    assert main(["map", str(scan), "--instrument", "elio", "--model", str(synthetic_model),
+                 "--elements", "Fe,Zn", "--out", str(out)]) == 0  # fmt: skip
+    with h5py.File(out / "maps.h5") as f:
+        assert f.attrs["default"] == "entry" and f["entry"].attrs["NX_class"] == "NXentry"
+        nx = silx_nxdata.get_default(f)  # what silx view shows first
+        assert nx is not None and nx.signal.shape == (3, 3, 4)  # map index first
+        assert nx.interpretation == "image" and nx.axes_names[1:] == ["y (pixel)", "x (pixel)"]
+        for kind in ("pigments", "elements", "significance", "evidence", "groups"):
+            assert silx_nxdata.is_valid_nxdata(f["entry"][kind]), kind
+        assert f["entry/elements/counts"].attrs["units"] == "counts"
+        assert f["entry/model_card"].attrs["architecture"] == "paper-cnn"  # attributes, not JSON
+    r = read_results(out)
+    assert r["prob"].shape == (3, 4, 3) and r["model_card"]["architecture"] == "paper-cnn"

@@ -1,25 +1,19 @@
 """``pigmentmap map``: a scan -> pigment maps + element maps + figures, in a results folder.
 
-``results/maps.h5`` holds ``/pigment_maps`` (H, W, K: calibrated where the model is, and with
-claims whose key element is not detected capped, see :mod:`pigmentmap.mapping.evidence`),
-``/pigment_maps_raw`` (the network's output), ``/evidence/support`` and ``/evidence/missing``
-(H, W, K, int8; attribute ``evidence``: the rule, each class's key elements), ``/group_maps``
-(H, W, G) with ``/group_names`` and attribute ``groups`` (look-alike groups, members and why),
-``/layer_maps`` (H, W, K, 2: p(top layer), p(lower layer), where the model has a layer network),
-``/names``, ``/element_maps`` (H, W, E),
-``/element_significance`` (H, W, E: each element map over its Poisson standard deviation, see
-:mod:`pigmentmap.mapping.elements`), ``/element_names``, the model card (attribute
-``model_card``), the element flags (attribute ``element_flags``, JSON), the source file's SHA-256
-and, when the scan carries ground truth, ``/truth/...``; a PNG per pigment and per element lie
-beside it, and a float32 TIFF of each (``pigment_NAME.tif``, ``element_EL.tif``: the values
-themselves, for ImageJ, PyMca or image editors). The folder is written under a temporary name
-and renamed when complete.
+``results/maps.h5`` is NeXus (layout and reader: :mod:`pigmentmap.mapping.results`): pigment
+probabilities (calibrated where the model is, and with claims whose key element is not detected
+capped, see :mod:`pigmentmap.mapping.evidence`) and the network's own output, the element maps
+and their significance (:mod:`pigmentmap.mapping.elements`), the evidence, the look-alike groups,
+the layer calls where the model has a layer network, the model card, the instrument, the
+calibration, the source file's SHA-256 and, when the scan carries ground truth, the truth. A PNG
+per pigment and per element lies beside it, and a float32 TIFF of each (``pigment_NAME.tif``,
+``element_EL.tif``: the values themselves, for ImageJ, PyMca or image editors). The folder is
+written under a temporary name and renamed when complete.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -41,8 +35,7 @@ from pigmentmap.mapping.evidence import (
     gate_summary,
 )
 from pigmentmap.mapping.pigments import bin_cube, check_cube, pigment_maps
-
-RESULTS = "maps.h5"
+from pigmentmap.mapping.results import RESULTS, write_results
 
 
 def source_hash(path: str | Path) -> str:
@@ -180,47 +173,41 @@ def run_map(
             t[: hh * binning, : ww * binning].reshape(hh, binning, ww, binning, -1).max(axis=(1, 3))
         )
     with atomic_dir(out, overwrite=True, marker=RESULTS) as tmp:  # checked above
-        with h5py.File(tmp / RESULTS, "w") as f:
-            f["pigment_maps"] = prob
-            f["pigment_maps_raw"] = maps.raw if maps.raw is not None else maps.prob
-            f["names"] = np.array(maps.names, dtype=h5py.string_dtype())
-            f["evidence/support"] = ev.support
-            f["evidence/missing"] = ev.missing
-            f.attrs["evidence"] = json.dumps(
-                {
+        write_results(
+            tmp / RESULTS,
+            {
+                "prob": prob,
+                "raw": maps.raw if maps.raw is not None else maps.prob,
+                "names": maps.names,
+                "elements": element.values.astype(np.float32),
+                "element_names": element.names,
+                "element_units": element.units,
+                "element_flags": element.flags,
+                "significance": element.significance.astype(np.float32),
+                "support": ev.support,
+                "missing": ev.missing,
+                "evidence": {
                     "gate": evidence_gate,
                     "detected_sigma": DETECTED_SIGMA,
                     "cap": UNSUPPORTED_CAP,
-                    "codes": {"1": "supported", "0": "a key element not detected",
-                              "-1": "cannot be checked"},
-                    "key_elements": ev.key,
-                    "unmeasured": ev.unmeasured,
-                }
-            )  # fmt: skip
-            f["group_maps"] = groups
-            f["group_names"] = np.array([g.name for g in post.groups], dtype=h5py.string_dtype())
-            f.attrs["groups"] = json.dumps([g.to_dict() for g in post.groups])
-            f.attrs["model_lacks"] = json.dumps(list(post.missing))
-            if maps.layers is not None:
-                f["layer_maps"] = maps.layers
-            f["element_maps"] = element.values.astype(np.float32)
-            f["element_significance"] = element.significance.astype(np.float32)
-            f["element_names"] = np.array(element.names, dtype=h5py.string_dtype())
-            f.attrs["model_card"] = json.dumps(maps.model_card)
-            f.attrs["model"] = str(model)
-            f.attrs["source"] = str(scan)
-            f.attrs["source_sha256"] = source_hash(scan)
-            f.attrs["binning"] = binning
-            f.attrs["instrument"] = json.dumps(instrument.to_dict())
-            f.attrs["axis"] = json.dumps(cube.axis.to_dict())
-            f.attrs["element_units"] = element.units
-            f.attrs["element_flags"] = json.dumps(element.flags)
-            if truth is not None:
-                f["truth/pigment_maps"] = truth["pigment_maps"]
-                f["truth/names"] = np.array(truth["names"], dtype=h5py.string_dtype())
-                if "top_strip" in truth and binning == 1:
-                    f["truth/top_strip"] = truth["top_strip"]
-                    f["truth/bottom_strip"] = truth["bottom_strip"]
+                    "key_elements": {k: list(v) for k, v in ev.key.items()},
+                    "unmeasured": {k: list(v) for k, v in ev.unmeasured.items()},
+                },
+                "groups": groups,
+                "group_list": [g.to_dict() for g in post.groups],
+                "layers": maps.layers,
+                "model_card": maps.model_card,
+                "model": str(model),
+                "source": str(scan),
+                "source_sha256": source_hash(scan),
+                "binning": binning,
+                "instrument": instrument.to_dict(),
+                "axis": cube.axis.to_dict(),
+                "model_lacks": list(post.missing),
+                "truth": truth if truth is None or binning == 1 else
+                {k: v for k, v in truth.items() if k in ("pigment_maps", "names")},
+            },
+        )  # fmt: skip
         for k, name in enumerate(maps.names):
             _png(tmp / f"pigment_{name}.png", prob[..., k], f"{name} probability", vmax=1.0)
             write_tiff(tmp / f"pigment_{name}.tif", prob[..., k])

@@ -11,15 +11,12 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 
 from pigmentmap.core.atomic import atomic_path, record_written
-from pigmentmap.core.errors import PigmentmapError
 from pigmentmap.evaluate.metrics import class_metrics, format_table
 from pigmentmap.materials.library import PigmentLibrary
 
@@ -96,43 +93,10 @@ def _figure(prob: np.ndarray, elements: dict[str, np.ndarray], name: str) -> str
 
 
 def load_results(folder: str | Path) -> dict[str, Any]:
-    """The arrays and attributes of ``folder/maps.h5``."""
-    path = Path(folder) / "maps.h5"
-    if not path.is_file():
-        raise PigmentmapError(f"'{folder}' holds no maps.h5 (run pigmentmap map first)")
+    """The arrays and metadata of ``folder/maps.h5`` (see :func:`pigmentmap.mapping.results.read_results`)."""
+    from pigmentmap.mapping.results import read_results
 
-    def _names(ds: Any) -> tuple[str, ...]:
-        return tuple(x.decode() if isinstance(x, bytes) else str(x) for x in ds[()])
-
-    with h5py.File(path, "r") as f:
-        out: dict[str, Any] = {
-            "prob": f["pigment_maps"][()],
-            "names": _names(f["names"]),
-            "elements": f["element_maps"][()]
-            if "element_maps" in f
-            else np.zeros((*f["pigment_maps"].shape[:2], 0)),
-            "element_names": _names(f["element_names"]) if "element_names" in f else (),
-            "attrs": {
-                k: (v if isinstance(v, str | int | float) else str(v)) for k, v in f.attrs.items()
-            },
-        }
-        for key, ds in (
-            ("significance", "element_significance"),
-            ("raw", "pigment_maps_raw"),
-            ("support", "evidence/support"),
-            ("groups", "group_maps"),
-            ("layers", "layer_maps"),
-        ):
-            if ds in f:
-                out[key] = f[ds][()]
-        if "group_names" in f:
-            out["group_names"] = _names(f["group_names"])
-        if "truth/pigment_maps" in f:
-            out["truth"] = f["truth/pigment_maps"][()]
-            out["truth_names"] = _names(f["truth/names"])
-        if "truth/top_strip" in f:
-            out["strips"] = (f["truth/top_strip"][()], f["truth/bottom_strip"][()])
-    return out
+    return read_results(folder)
 
 
 def pixel_metrics(results: dict[str, Any]) -> dict[str, Any] | None:
@@ -167,9 +131,8 @@ def summary_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
     look-alike group and layer calls; sorted by area."""
     from pigmentmap.mapping.evidence import UNSUPPORTED
 
-    attrs = res["attrs"]
-    ev = json.loads(attrs.get("evidence", "{}"))
-    groups = json.loads(attrs.get("groups", "[]"))
+    ev = res.get("evidence", {})
+    groups = res.get("group_list", [])
     group_of = {
         m: " | ".join(g["members"]) for g in groups if len(g["members"]) > 1 for m in g["members"]
     }
@@ -311,18 +274,18 @@ def _honesty_sections(res: dict[str, Any], card: dict[str, Any]) -> list[str]:
             + "</ul>"
         )
     notes = []
-    lacks = json.loads(attrs.get("model_lacks", "[]"))
+    lacks = list(attrs.get("model_lacks", []))
     if lacks:
         notes.append(f"The model has no {', no '.join(lacks)}: it was made before them "
                      "(pigmentmap calibrate, pigmentmap train-layers add them).")  # fmt: skip
-    ev = json.loads(attrs.get("evidence", "{}"))
+    ev = res.get("evidence", {})
     if ev:
         notes.append(gate_summary_text(ev))
     if notes:
         parts.append(
             "<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>"
         )
-    groups = [g for g in json.loads(attrs.get("groups", "[]")) if len(g["members"]) > 1]
+    groups = [g for g in res.get("group_list", []) if len(g["members"]) > 1]
     if groups and "groups" in res:
         parts.append(
             "<h2>Look-alike groups</h2><p>Pigments XRF cannot tell apart under these conditions "
@@ -366,7 +329,7 @@ def not_found(res: dict[str, Any]) -> list[str]:
     ``"vermilion: Hg detected at 3 sigma in 0.0 % of pixels: below detection wherever it may
     be"`` or ``"... in 12.0 % of pixels, yet not claimed there"``.
     """
-    ev = json.loads(res["attrs"].get("evidence", "{}"))
+    ev = res.get("evidence", {})
     keys = ev.get("key_elements", {})
     sigma = ev.get("detected_sigma", 3.0)
     sig = res.get("significance")
@@ -402,14 +365,14 @@ def write_report(folder: str | Path, *, out: str | Path | None = None) -> Path:
              "pre{background:#f4f4f4;padding:8px}</style></head><body>",
              f"<h1>Pigment maps of {html.escape(str(res['attrs'].get('source', '')))}</h1>"]  # fmt: skip
     attrs = res["attrs"]
-    card = json.loads(attrs.get("model_card", "{}"))
+    card = res.get("model_card", {})
     params = {
         "model": attrs.get("model"),
         "architecture": card.get("architecture"),
         "model data": card.get("data", {}).get("design"),
         "binning": attrs.get("binning"),
         "source SHA-256": attrs.get("source_sha256"),
-        "calibration": attrs.get("axis"),
+        "calibration": res.get("axis"),
         "pixels": f"{res['prob'].shape[0]} x {res['prob'].shape[1]}",
     }
     parts.append(

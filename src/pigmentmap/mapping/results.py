@@ -1,0 +1,270 @@
+"""The results file ``maps.h5``, as NeXus: what silx view, PyMca's RGB correlator and NeXpy open.
+
+Layout (every image stack has the map index first, then rows ``y`` and columns ``x``)::
+
+    /                        attrs NX_class=NXroot, default=entry
+    /entry                   NXentry; attrs default=pigments, program, version, source,
+                             source_sha256, model, binning, model_lacks
+      pigments/              NXdata  signal probability (K, H, W): calibrated, evidence-gated
+                                     probability_network (K, H, W): the network's own output
+                                     names (K), y, x (pixel index)
+      elements/              NXdata  signal counts (E, H, W); names; flag_<El> attributes
+      significance/          NXdata  signal significance (E, H, W): counts / Poisson sigma
+      evidence/              NXdata  signal support (K, H, W) int8: 1 key elements detected,
+                                     0 a key element not detected, -1 cannot be checked;
+                                     missing (K, H, W); key_elements/ (attrs per pigment)
+      groups/                NXdata  signal probability (G, H, W); names; members/ and why/
+      layers/                NXdata  signal probability (2K, H, W): p(top layer), p(lower
+                                     layer) for each class; names "<pigment> top|under"
+      model_card/            NXcollection: the model card, nested groups and attributes
+      instrument/            NXcollection: the profile the element fit used
+      calibration/           NXcollection: the scan's energy axis
+      truth/                 (phantoms) pigment_maps (H, W, K), names, layers, strips
+
+Metadata are attributes (nested dictionaries are groups); only lists of records (the card's
+per-epoch history) are kept as JSON text. :func:`read_results` gives the arrays back as
+(H, W, ...) arrays for the report and the benchmarks.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from pigmentmap.core.errors import PigmentmapError
+
+RESULTS = "maps.h5"
+_STR = h5py.string_dtype()
+
+
+def _text(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def _put(group: h5py.Group, key: str, value: Any) -> None:
+    """One metadata entry: a scalar, string or flat list as an attribute; a dict as a subgroup;
+    anything else as JSON text."""
+    if isinstance(value, dict):
+        sub = group.create_group(key)
+        for k, v in value.items():
+            _put(sub, str(k), v)
+    elif value is None:
+        group.attrs[key] = "None"
+    elif isinstance(value, bool | int | float | str | np.integer | np.floating):
+        group.attrs[key] = value
+    elif isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        group.attrs[key] = np.array(list(value), dtype=_STR)
+    elif isinstance(value, list | tuple) and all(isinstance(v, bool | int | float) for v in value):
+        group.attrs[key] = np.array(value, dtype=float) if value else np.zeros(0)
+    else:
+        group.attrs[f"{key}_json"] = json.dumps(value)
+
+
+def _get(group: h5py.Group) -> dict[str, Any]:
+    """Read back :func:`_put`."""
+    out: dict[str, Any] = {}
+    for k, v in group.attrs.items():
+        if k == "NX_class":
+            continue
+        if k.endswith("_json"):
+            out[k[: -len("_json")]] = json.loads(_text(v))
+        elif isinstance(v, np.ndarray):
+            out[k] = [_text(x) if isinstance(x, bytes | str) else x.item() for x in v]
+        elif isinstance(v, bytes | str):
+            out[k] = None if _text(v) == "None" else _text(v)
+        else:
+            out[k] = v.item() if hasattr(v, "item") else v
+    for k, sub in group.items():
+        if isinstance(sub, h5py.Group):
+            out[k] = _get(sub)
+    return out
+
+
+def _stack(image: np.ndarray) -> np.ndarray:
+    """(H, W, K) -> (K, H, W), contiguous."""
+    return np.ascontiguousarray(np.moveaxis(image, -1, 0))
+
+
+def _nxdata(
+    entry: h5py.Group,
+    name: str,
+    signal: str,
+    stack: np.ndarray,
+    names: list[str] | tuple[str, ...],
+    *,
+    long_name: str,
+    units: str = "",
+) -> h5py.Group:
+    g = entry.create_group(name)
+    g.attrs["NX_class"] = "NXdata"
+    g.attrs["signal"] = signal
+    g.attrs["axes"] = np.array([".", "y", "x"], dtype=_STR)
+    g.attrs["title"] = long_name
+    ds = g.create_dataset(signal, data=stack, compression="gzip", compression_opts=4)
+    ds.attrs["long_name"] = long_name
+    ds.attrs["interpretation"] = "image"  # a stack of images, one per pigment / element
+    if units:
+        ds.attrs["units"] = units
+    g["names"] = np.array(list(names), dtype=_STR)
+    h, w = stack.shape[1:]
+    for axis, n in (("y", h), ("x", w)):
+        g[axis] = np.arange(n, dtype=np.int32)
+        g[axis].attrs["units"] = "pixel"
+        g[axis].attrs["long_name"] = f"{axis} (pixel)"
+    return g
+
+
+def write_results(path: str | Path, parts: dict[str, Any]) -> Path:
+    """Write ``maps.h5`` in the NeXus layout of the module notes.
+
+    ``parts`` holds arrays in (H, W, ...) order: ``prob``, ``raw``, ``names``, ``elements``,
+    ``element_names``, ``significance``, ``element_flags``, ``element_units``, ``support``,
+    ``missing``, ``evidence`` (the rule), ``groups``, ``group_list`` (dicts with members and
+    why), ``layers`` (or None), and metadata ``model_card``, ``model``, ``source``,
+    ``source_sha256``, ``binning``, ``instrument``, ``axis``, ``model_lacks``, ``truth`` (or
+    None).
+    """
+    from pigmentmap import __version__
+
+    names = list(parts["names"])
+    with h5py.File(path, "w") as f:
+        f.attrs["NX_class"] = "NXroot"
+        f.attrs["default"] = "entry"
+        entry = f.create_group("entry")
+        entry.attrs["NX_class"] = "NXentry"
+        entry.attrs["default"] = "pigments"
+        entry.attrs["program"] = "pigmentmap"
+        entry.attrs["version"] = __version__
+        for key in ("source", "source_sha256", "model"):
+            entry.attrs[key] = str(parts[key])
+        entry.attrs["binning"] = int(parts["binning"])
+        entry.attrs["model_lacks"] = np.array(list(parts["model_lacks"]), dtype=_STR)
+        pig = _nxdata(entry, "pigments", "probability", _stack(parts["prob"]), names,
+                      long_name="pigment probability (calibrated, evidence-gated)")  # fmt: skip
+        pig.create_dataset("probability_network", data=_stack(parts["raw"]), compression="gzip")
+        pig.attrs["auxiliary_signals"] = np.array(["probability_network"], dtype=_STR)
+        el = _nxdata(entry, "elements", "counts", _stack(parts["elements"]),
+                     list(parts["element_names"]), long_name="element map",
+                     units=parts["element_units"])  # fmt: skip
+        for element, why in parts["element_flags"].items():
+            el.attrs[f"flag_{element}"] = why
+        _nxdata(entry, "significance", "significance", _stack(parts["significance"]),
+                list(parts["element_names"]), long_name="element significance (sigma)")  # fmt: skip
+        ev = _nxdata(entry, "evidence", "support", _stack(parts["support"]), names,
+                     long_name="key elements detected (1), not (0), cannot check (-1)")  # fmt: skip
+        ev.create_dataset("missing", data=_stack(parts["missing"]), compression="gzip")
+        rule = dict(parts["evidence"])
+        _put(ev, "key_elements", rule.pop("key_elements", {}))
+        _put(ev, "unmeasured", rule.pop("unmeasured", {}))
+        rule.pop("codes", None)
+        for k, v in rule.items():
+            ev.attrs[k] = v
+        group_list = list(parts["group_list"])
+        grp = _nxdata(entry, "groups", "probability", _stack(parts["groups"]),
+                      [" | ".join(g["members"]) for g in group_list],
+                      long_name="look-alike group probability")  # fmt: skip
+        members = grp.create_group("members")
+        why = grp.create_group("why")
+        for g in group_list:
+            members.attrs[" | ".join(g["members"])] = np.array(g["members"], dtype=_STR)
+            why.attrs[" | ".join(g["members"])] = g.get("why", "")
+        if parts.get("layers") is not None:
+            layers = parts["layers"]  # (H, W, K, 2)
+            h, w, k, _ = layers.shape
+            stack = np.ascontiguousarray(np.moveaxis(layers, (2, 3), (1, 0)).reshape(2 * k, h, w))
+            lay_names = [f"{n} {side}" for side in ("top", "under") for n in names]
+            _nxdata(entry, "layers", "probability", stack, lay_names,
+                    long_name="p(in the top layer), p(in a lower layer)")  # fmt: skip
+        for key, value in (("model_card", parts["model_card"]), ("instrument", parts["instrument"]),
+                           ("calibration", parts["axis"])):  # fmt: skip
+            _put(entry, key, value)
+            entry[key].attrs["NX_class"] = "NXcollection"
+        truth = parts.get("truth")
+        if truth is not None:
+            t = entry.create_group("truth")
+            t.attrs["NX_class"] = "NXcollection"
+            t["pigment_maps"] = truth["pigment_maps"]
+            t["names"] = np.array(truth["names"], dtype=_STR)
+            for key in ("layers", "top_strip", "bottom_strip"):
+                if key in truth:
+                    t[key] = truth[key]
+    return Path(path)
+
+
+def _names(ds: Any) -> tuple[str, ...]:
+    return tuple(_text(x) for x in ds[()])
+
+
+def read_results(folder: str | Path) -> dict[str, Any]:
+    """The arrays and metadata of ``folder/maps.h5`` (or of that file), maps as (H, W, ...).
+
+    Keys: ``prob``, ``raw``, ``names``, ``elements``, ``element_names``, ``significance``,
+    ``support``, ``missing``, ``groups``, ``group_names``, ``group_list``, ``layers`` (or
+    absent), ``evidence`` (the rule), ``element_flags``, ``model_card``, ``attrs`` (the entry's
+    attributes), and ``truth``, ``truth_names``, ``truth_layers``, ``strips`` for phantoms.
+    """
+    p = Path(folder)
+    path = p / RESULTS if p.is_dir() else p
+    if not path.is_file():
+        raise PigmentmapError(f"'{folder}' holds no {RESULTS} (run pigmentmap map first)")
+    try:
+        f = h5py.File(path, "r")
+    except OSError:
+        raise PigmentmapError(f"'{path}' is not an HDF5 file") from None
+    with f:
+        if "entry/pigments" not in f:
+            raise PigmentmapError(
+                f"'{path}' is not a pigmentmap results file of this version (rerun pigmentmap map)"
+            )
+        e = f["entry"]
+
+        def maps(group: str, key: str) -> np.ndarray:
+            return np.moveaxis(e[group][key][()], 0, -1)
+
+        out: dict[str, Any] = {
+            "prob": maps("pigments", "probability"),
+            "raw": maps("pigments", "probability_network"),
+            "names": _names(e["pigments/names"]),
+            "elements": maps("elements", "counts"),
+            "element_names": _names(e["elements/names"]),
+            "significance": maps("significance", "significance"),
+            "support": maps("evidence", "support"),
+            "missing": maps("evidence", "missing"),
+            "groups": maps("groups", "probability"),
+            "group_names": _names(e["groups/names"]),
+            "attrs": _get(e),
+        }
+        out["element_flags"] = {
+            k[len("flag_") :]: _text(v)
+            for k, v in e["elements"].attrs.items()
+            if k.startswith("flag_")
+        }
+        rule = {
+            k: v for k, v in _get(e["evidence"]).items() if k not in ("signal", "axes", "title")
+        }
+        out["evidence"] = rule
+        out["group_list"] = [
+            {"members": [_text(m) for m in e["groups/members"].attrs[n]], "why": _text(e["groups/why"].attrs[n])}
+            for n in out["group_names"]
+        ]  # fmt: skip
+        if "layers" in e:
+            stack = e["layers/probability"][()]  # (2K, H, W)
+            k = stack.shape[0] // 2
+            out["layers"] = np.stack([stack[:k], stack[k:]], axis=-1).transpose(1, 2, 0, 3)
+        out["model_card"] = out["attrs"].pop("model_card", {})
+        out["axis"] = out["attrs"].pop("calibration", {})
+        for key in ("instrument", "pigments", "elements", "significance",
+                    "evidence", "groups", "layers", "truth"):  # fmt: skip
+            out["attrs"].pop(key, None)
+        if "truth/pigment_maps" in e:
+            out["truth"] = e["truth/pigment_maps"][()]
+            out["truth_names"] = _names(e["truth/names"])
+            if "truth/layers" in e:
+                out["truth_layers"] = e["truth/layers"][()]
+            if "truth/top_strip" in e:
+                out["strips"] = (e["truth/top_strip"][()], e["truth/bottom_strip"][()])
+    return out
