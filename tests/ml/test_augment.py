@@ -90,3 +90,21 @@ def test_unmasked_preprocessor_is_refused():
     with pytest.raises(PigmentmapError, match="masked"):
         Augmenter(np.ones((1, SIM_AXIS.n_channels)), SIM_AXIS, np.ones((1, 1)),
                   np.ones((1, 1, 5)), Preprocessor.paper())  # fmt: skip
+
+
+def test_drawing_a_dataset_with_progress_gives_the_same_measurements():
+    from pathlib import Path
+
+    from pigmentmap.datasets.store import Dataset
+    from pigmentmap.ml.augment import draw_dataset
+
+    rows = 1100  # more than one progress block
+    spectra = np.tile(_peaks([6.40, 7.06]).astype(np.float32), (rows, 1))
+    labels = np.ones((rows, 1), dtype=np.uint8)
+    data = Dataset(spectra, labels, ("iron_oxide",), SIM_AXIS, {}, Path("x.h5"),
+                   np.full((rows, 1, 5), 100.0, dtype=np.float32))  # fmt: skip
+    pre = Preprocessor.canonical()
+    plain = draw_dataset(data, pre, seed=5)
+    shown = draw_dataset(data, pre, seed=5, progress=True)
+    for a, b in zip(plain, shown, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -120,7 +120,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     if args.out:
         check_new_file(args.out, overwrite=args.overwrite)
-    metrics = evaluate_model(args.model, args.data, seed=args.seed, threshold=args.threshold)
+    metrics = evaluate_model(
+        args.model, args.data, seed=args.seed, threshold=args.threshold, progress=True
+    )
     if "note" in metrics:
         print(metrics["note"])
     print(format_table(metrics, title=f"{args.model} on {args.data}"))

@@ -43,6 +43,7 @@ def _cmd_regress(args: argparse.Namespace) -> int:
         path = train_rgb(
             spectra, cube.axis, np.asarray(rgb).reshape(-1, 3), method=args.method, out=args.out,
             components=args.components, k=args.k, c=args.c, epochs=args.epochs, seed=args.seed, overwrite=args.overwrite,
+            progress=True,
         )  # fmt: skip
         print(f"wrote {path} ({args.method}, {h * w} pixels)")
         return 0
@@ -64,6 +65,7 @@ def _cmd_regress(args: argparse.Namespace) -> int:
         path = train_elements(
             spectra, cube.axis, maps.reshape(h * w, -1), names, out=args.out, elements=elements,
             components=args.components, epochs=args.epochs, seed=args.seed, overwrite=args.overwrite,
+            progress=True,
         )  # fmt: skip
         print(f"wrote {path} (MLP, {h * w} pixels)")
         return 0

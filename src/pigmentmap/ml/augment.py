@@ -196,6 +196,7 @@ def draw_dataset(
     seed: int,
     label_names: tuple[str, ...] | None = None,
     settings: AugmentSettings = AugmentSettings(),
+    progress: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every row of a universal dataset drawn once as a measurement (seeded): inputs, labels and
     weights, for evaluation. ``label_names`` picks and orders classes (all must exist).
@@ -223,4 +224,14 @@ def draw_dataset(
         preprocessor,
         settings,
     )
-    return aug.draw(np.arange(len(data.spectra)), np.random.default_rng(seed))
+    rng = np.random.default_rng(seed)
+    if not progress:
+        return aug.draw(np.arange(len(data.spectra)), rng)
+    from tqdm import tqdm
+
+    parts = [  # in order with one generator: the same draws as without progress
+        aug.draw(idx, rng)
+        for idx in tqdm(np.array_split(np.arange(len(data.spectra)), max(1, len(data.spectra) // 512)),
+                        desc="draw measurements", unit="block")
+    ]  # fmt: skip
+    return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))  # type: ignore[return-value]

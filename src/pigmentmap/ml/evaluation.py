@@ -32,11 +32,13 @@ from pigmentmap.evaluate.posterior import Posterior
 from pigmentmap.ml.calibrate import CLAIM_PROBABILITY
 
 
-def _on_scan(model: str | Path, data: str | Path, truth: dict[str, Any]) -> dict[str, Any]:
+def _on_scan(
+    model: str | Path, data: str | Path, truth: dict[str, Any], *, progress: bool
+) -> dict[str, Any]:
     from pigmentmap.io.open import open_cube
     from pigmentmap.mapping.pigments import pigment_maps
 
-    maps = pigment_maps(open_cube(data), str(model))
+    maps = pigment_maps(open_cube(data), str(model), progress=progress)
     k = len(maps.names)
     raw = (maps.raw if maps.raw is not None else maps.prob).reshape(-1, k)
     y = np.zeros_like(raw)
@@ -59,7 +61,9 @@ def _on_scan(model: str | Path, data: str | Path, truth: dict[str, Any]) -> dict
     return out
 
 
-def _on_dataset(model: str | Path, data_path: str | Path, *, seed: int) -> dict[str, Any]:
+def _on_dataset(
+    model: str | Path, data_path: str | Path, *, seed: int, progress: bool
+) -> dict[str, Any]:
     from pigmentmap.datasets.store import read_dataset, read_layer_labels
     from pigmentmap.ml.checkpoint import load_model
     from pigmentmap.ml.layers import load_layer_model, predict_layers
@@ -79,7 +83,7 @@ def _on_dataset(model: str | Path, data_path: str | Path, *, seed: int) -> dict[
             raise PigmentmapError(
                 "a universal dataset needs a model with the canonical input (fast-cnn)"
             )
-        x, y, w = draw_dataset(data, pre, seed=seed, label_names=names)
+        x, y, w = draw_dataset(data, pre, seed=seed, label_names=names, progress=progress)
     else:
         from pigmentmap.ml.finetune import data_classes
 
@@ -104,13 +108,22 @@ def _on_dataset(model: str | Path, data_path: str | Path, *, seed: int) -> dict[
 
 
 def evaluate_model(
-    model: str | Path, data: str | Path, *, seed: int = 0, threshold: float = 0.5
+    model: str | Path,
+    data: str | Path,
+    *,
+    seed: int = 0,
+    threshold: float = 0.5,
+    progress: bool = False,
 ) -> dict[str, Any]:
-    """Metrics of ``model`` on ``data`` (see the module notes)."""
+    """Metrics of ``model`` on ``data`` (see the module notes); ``progress`` shows bars."""
     from pigmentmap.mapping.run import read_truth
 
     truth = read_truth(data)
-    r = _on_scan(model, data, truth) if truth is not None else _on_dataset(model, data, seed=seed)
+    r = (
+        _on_scan(model, data, truth, progress=progress)
+        if truth is not None
+        else _on_dataset(model, data, seed=seed, progress=progress)
+    )
     card, raw, y, w, known = r["card"], r["raw"], r["y"], r["w"], r["known"]
     names = tuple(card["label_names"])
     post = Posterior.from_card(card)

@@ -54,6 +54,7 @@ def train_rgb(
     epochs: int = 200,
     seed: int = 0,
     overwrite: bool = False,
+    progress: bool = False,
 ) -> Path:
     """Fit spectra (N, C) -> sRGB (N, 3) in [0, 1] and save the model folder."""
     if method not in RGB_METHODS:
@@ -95,8 +96,9 @@ def train_rgb(
 
         variant = "combined" if method == "autoencoder" else "encoder"
         model = train_autoencoder(
-            x.astype(np.float32), rgb, variant=variant, c=c, epochs=epochs, seed=seed
-        )
+            x.astype(np.float32), rgb, variant=variant, c=c, epochs=epochs, seed=seed,
+            progress=progress,
+        )  # fmt: skip
         arrays = state_arrays(model, "ae")
         params.update({"variant": variant, "c": c, "epochs": epochs, "n_in": x.shape[1]})
     card = {
@@ -173,6 +175,7 @@ def train_elements(
     epochs: int = 100,
     seed: int = 0,
     overwrite: bool = False,
+    progress: bool = False,
 ) -> Path:
     """Fit an MLP from spectra (N, C) to element maps (N, E) (the output of ``pigmentmap fit``)."""
     if elements:
@@ -189,7 +192,9 @@ def train_elements(
     x = feats(spectra, axis)
     mean, std = maps.mean(axis=0), maps.std(axis=0)
     std = np.where(std > 0, std, 1.0)
-    model = train_mlp(x, (maps - mean) / std, hidden=hidden, epochs=epochs, seed=seed)
+    model = train_mlp(
+        x, (maps - mean) / std, hidden=hidden, epochs=epochs, seed=seed, progress=progress
+    )
     arrays = {
         **state_arrays(model, "mlp"),
         "y_mean": mean.astype(np.float64),

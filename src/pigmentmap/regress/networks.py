@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -82,14 +83,31 @@ def train_autoencoder(
     epochs: int,
     seed: int,
     lr: float = 1e-3,
+    progress: bool = False,
 ) -> RGBAutoencoder:
     """Train the encoder on its loss and the decoder on the reconstruction loss."""
     with single_thread():
-        return _train_autoencoder(x, rgb, variant=variant, c=c, epochs=epochs, seed=seed, lr=lr)
+        return _train_autoencoder(
+            x, rgb, variant=variant, c=c, epochs=epochs, seed=seed, lr=lr, progress=progress
+        )
+
+
+def _epochs(epochs: int, progress: bool, desc: str) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(range(epochs), disable=not progress, desc=desc, unit="epoch")
 
 
 def _train_autoencoder(
-    x: np.ndarray, rgb: np.ndarray, *, variant: str, c: float, epochs: int, seed: int, lr: float
+    x: np.ndarray,
+    rgb: np.ndarray,
+    *,
+    variant: str,
+    c: float,
+    epochs: int,
+    seed: int,
+    lr: float,
+    progress: bool,
 ) -> RGBAutoencoder:
     torch.manual_seed(seed)
     model = RGBAutoencoder(x.shape[1])
@@ -97,7 +115,7 @@ def _train_autoencoder(
     dec_opt = torch.optim.Adam(model.decoder.parameters(), lr=lr)
     xt, yt = torch.from_numpy(x), torch.from_numpy(rgb.astype(np.float32))
     rng = np.random.default_rng(seed)
-    for _ in range(epochs):
+    for _ in _epochs(epochs, progress, "train autoencoder"):
         for idx in np.array_split(rng.permutation(len(x)), max(1, len(x) // 64)):
             enc_loss, rec_loss = autoencoder_losses(model, xt[idx], yt[idx], c=c, variant=variant)
             enc_opt.zero_grad()
@@ -128,22 +146,36 @@ class ElementMLP(nn.Module):
 
 
 def train_mlp(
-    x: np.ndarray, y: np.ndarray, *, hidden: int, epochs: int, seed: int, lr: float = 1e-3
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    hidden: int,
+    epochs: int,
+    seed: int,
+    lr: float = 1e-3,
+    progress: bool = False,
 ) -> ElementMLP:
     """MSE regression of standardised targets."""
     with single_thread():
-        return _train_mlp(x, y, hidden=hidden, epochs=epochs, seed=seed, lr=lr)
+        return _train_mlp(x, y, hidden=hidden, epochs=epochs, seed=seed, lr=lr, progress=progress)
 
 
 def _train_mlp(
-    x: np.ndarray, y: np.ndarray, *, hidden: int, epochs: int, seed: int, lr: float
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    hidden: int,
+    epochs: int,
+    seed: int,
+    lr: float,
+    progress: bool,
 ) -> ElementMLP:
     torch.manual_seed(seed)
     model = ElementMLP(x.shape[1], y.shape[1], hidden)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.float32))
     rng = np.random.default_rng(seed)
-    for _ in range(epochs):
+    for _ in _epochs(epochs, progress, "train MLP"):
         for idx in np.array_split(rng.permutation(len(x)), max(1, len(x) // 64)):
             loss = ((model(xt[idx]) - yt[idx]) ** 2).mean()
             opt.zero_grad()
