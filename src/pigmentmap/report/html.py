@@ -1,9 +1,11 @@
 """``pigmentmap report results/``: a self-contained HTML page with the paper's Fig. 5 comparison.
 
-For every pigment: its probability map, the map(s) of its key element(s), an overlay (pigment in
-red, elements in green and blue, each scaled to its 99th percentile) and the scatter of pigment
-probability against element concentration (the smaller of the two normalised elements where a
-pigment has two); the run's parameters; per-pixel Table-3 metrics when ground truth exists.
+For every pigment: its probability map, the map of its key element(s) (the smaller of the two
+normalised elements where a pigment has two, each scaled to its 99th percentile), an overlay
+(elements in grey, the pigment's claim outlined in orange: colour-blind safe) and the scatter of
+pigment probability against element concentration; the run's parameters; per-pixel Table-3
+metrics when ground truth exists. Before them: a summary table, notes, look-alike groups,
+calibration and layers (see :func:`write_report`).
 """
 
 from __future__ import annotations
@@ -44,39 +46,34 @@ def scaled(image: np.ndarray) -> np.ndarray:
 
 
 def _figure(prob: np.ndarray, elements: dict[str, np.ndarray], name: str) -> str:
+    """Probability, key element(s), overlay and scatter (the paper's Fig. 5), in colour-blind
+    safe colours: sequential maps with colour bars, the overlay as the element in grey with the
+    pigment's claim (p >= 0.5) outlined in orange."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     els = list(elements)
-    fig, axes = plt.subplots(1, 4, figsize=(13, 3.2), dpi=90)
-    axes[0].imshow(prob, cmap="Reds", vmin=0, vmax=1, interpolation="nearest")
+    fig, axes = plt.subplots(1, 4, figsize=(14, 3.4), dpi=90)
+    im = axes[0].imshow(prob, cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
+    fig.colorbar(im, ax=axes[0], fraction=0.046, pad=0.04, label="probability")
     axes[0].set_title(f"{name}: probability", fontsize=9)
     if els:
-        mix = np.zeros((*prob.shape, 3))
-        mix[..., 1] = scaled(elements[els[0]])
-        if len(els) > 1:
-            mix[..., 2] = scaled(elements[els[1]])
-        axes[1].imshow(
-            mix if len(els) > 1 else mix[..., 1],
-            cmap=None if len(els) > 1 else "Greens",
-            interpolation="nearest",
-        )
-        axes[1].set_title(
-            " + ".join(f"{e} ({c})" for e, c in zip(els, ("green", "blue"), strict=False)),
-            fontsize=9,
-        )
-        overlay = mix.copy()
-        overlay[..., 0] = np.clip(prob, 0, 1)
-        axes[2].imshow(overlay, interpolation="nearest")
-        axes[2].set_title("overlay: pigment red, elements green/blue", fontsize=9)
         conc = np.minimum.reduce([scaled(elements[e]) for e in els])
-        axes[3].scatter(conc.ravel(), prob.ravel(), s=4, alpha=0.4)
-        axes[3].set_xlabel(
-            f"{'min of ' if len(els) > 1 else ''}{' / '.join(els)} (99th-percentile scaled)",
-            fontsize=8,
-        )
+        label = f"{'min of ' if len(els) > 1 else ''}{' / '.join(els)} (99th-percentile scaled)"
+        im = axes[1].imshow(conc, cmap="cividis", vmin=0, vmax=1, interpolation="nearest")
+        fig.colorbar(im, ax=axes[1], fraction=0.046, pad=0.04, label="scaled counts")
+        axes[1].set_title(" and ".join(els) + " (counts, scaled)", fontsize=9)
+        axes[2].imshow(conc, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        if (prob >= 0.5).any() and (prob < 0.5).any() and min(prob.shape) > 1:
+            axes[2].contour(prob, levels=[0.5], colors=["#E69F00"], linewidths=1.5)
+        axes[2].legend(handles=[Line2D([], [], color="#E69F00", label=f"{name} p >= 0.5")],
+                       loc="lower right", fontsize=7, framealpha=0.8)  # fmt: skip
+        axes[2].set_title("overlay: elements grey, claim outlined", fontsize=9)
+        axes[3].scatter(conc.ravel(), prob.ravel(), s=4, alpha=0.4, color="#0072B2")
+        axes[3].set_xlabel(label, fontsize=8)
         axes[3].set_ylabel("probability", fontsize=8)
         axes[3].set_ylim(-0.02, 1.02)
     else:
@@ -86,10 +83,7 @@ def _figure(prob: np.ndarray, elements: dict[str, np.ndarray], name: str) -> str
         ax.set_xticks([])
         ax.set_yticks([])
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode()
+    return _png_b64(fig)
 
 
 def load_results(folder: str | Path) -> dict[str, Any]:
