@@ -251,6 +251,36 @@ def _group_figure(res: dict[str, Any], groups: list[dict[str, Any]]) -> str:
     return _png_b64(fig)
 
 
+def _element_gallery(res: dict[str, Any], *, columns: int = 6) -> str:
+    """All element maps in a grid, the most often detected first, each with a colour bar."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(res["element_names"])
+    sig = res.get("significance")
+    share = [
+        float((sig[..., k] >= 3).mean()) if sig is not None else 0.0 for k in range(len(names))
+    ]
+    order = sorted(range(len(names)), key=lambda k: -share[k])
+    rows = (len(order) + columns - 1) // columns
+    h, w = res["elements"].shape[:2]
+    size = 2.3
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * size, rows * size * max(0.4, h / max(w, 1)) + 0.4),
+                             dpi=80, squeeze=False)  # fmt: skip
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, k in zip(axes.ravel(), order, strict=False):
+        image = res["elements"][..., k]
+        top = float(np.percentile(image, 99)) or 1.0
+        im = ax.imshow(image, cmap="cividis", vmin=0, vmax=top, interpolation="nearest")
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03).ax.tick_params(labelsize=6)
+        ax.set_title(f"{names[k]}: {100 * share[k]:.0f} % detected", fontsize=8)
+    fig.tight_layout()
+    return _png_b64(fig)
+
+
 def _honesty_sections(res: dict[str, Any], card: dict[str, Any]) -> list[str]:
     """Summary table, notes, look-alike groups, calibration and layers."""
     from pigmentmap.mapping.evidence import gate_summary_text
@@ -398,6 +428,13 @@ def write_report(folder: str | Path, *, out: str | Path | None = None) -> Path:
             + "</pre>"
         )
     parts += _honesty_sections(res, card)
+    if len(available):
+        parts.append(
+            "<h2>Element maps</h2><p>Every fitted element (counts of its principal line family; "
+            "each scaled to its 99th percentile), in order of the share of pixels where it is "
+            "detected at 3 sigma.</p>"
+            f"<img alt='element maps' src='data:image/png;base64,{_element_gallery(res)}'>"
+        )
     parts.append("<h2>Pigments and their elements</h2>")
     for k, name in enumerate(res["names"]):
         els = key_elements(name, available)
