@@ -175,6 +175,9 @@ def test_map_stores_evidence_groups_and_layers_and_the_report_shows_them(
     assert (support[..., names.index("lead_white")] == 1).all()
     assert prob[..., names.index("vermilion")].max() <= 0.25
     assert r["evidence"]["key_elements"]["chrome_yellow"] == ["Pb", "Cr"]
+    spec = r["sum_spectrum"]  # the scan's sum and its strongest fitted element: lead
+    assert spec["names"][0] == "Pb" and spec["counts"].shape == spec["energy_kev"].shape
+    assert spec["components"][0].sum() <= spec["counts"].sum()
     from PIL import Image
 
     tif = np.asarray(Image.open(tmp_path / "res" / "pigment_lead_white.tif"))
@@ -184,6 +187,7 @@ def test_map_stores_evidence_groups_and_layers_and_the_report_shows_them(
     page = (tmp_path / "res" / "report.html").read_text()
     assert "<h2>Summary</h2>" in page and "key elements detected at 3 sigma" in page
     assert "vermilion: Hg detected at 3 sigma in 0.0 % of pixels: below detection" in page
+    assert "<h2>Sum spectrum</h2>" in page and "<h2>Element maps</h2>" in page
 
 
 def _old_model(honest_model, folder):

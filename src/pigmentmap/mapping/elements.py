@@ -677,3 +677,38 @@ def write_element_file(path: str | Path, maps: ElementMaps, *, source: str) -> P
         f.attrs["source"] = str(source)
         f.attrs["element_flags"] = json.dumps(maps.flags)
     return Path(path)
+
+
+def fitted_components(
+    spectrum: np.ndarray,
+    axis: EnergyAxis,
+    instrument: Instrument,
+    *,
+    elements: tuple[str, ...] = DEFAULT_ELEMENTS,
+    top: int = 8,
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The fitted principal line family of the ``top`` strongest elements of one spectrum, in
+    counts per channel: ``(components (N, C), names)``, strongest first (for plots).
+
+    Examples
+    --------
+    >>> from pigmentmap.instruments import load_instrument
+    >>> inst = load_instrument("elio")
+    >>> refs, names = reference_spectra(inst, ("Fe", "Pb"), inst.axis)
+    >>> comps, found = fitted_components(3000 * refs[0] + 1000 * refs[1], inst.axis, inst,
+    ...                                  elements=("Fe", "Pb"))
+    >>> found, bool(abs(comps[0].sum() - 3000) < 30)  # Fe's fitted counts
+    (('Fe', 'Pb'), True)
+    """
+    maps = fit_elements(
+        np.asarray(spectrum, dtype=np.float64).reshape(1, 1, -1),
+        axis,
+        instrument,
+        elements=elements,
+    )
+    refs, names = reference_spectra(instrument, elements, axis)
+    principal = principal_families(names)
+    values = maps.values[0, 0]
+    order = [k for k in np.argsort(-values) if values[k] > 0][:top]
+    comps = np.array([values[k] * refs[principal[maps.names[k]]] for k in order])
+    return comps.reshape(len(order), axis.n_channels), tuple(maps.names[k] for k in order)

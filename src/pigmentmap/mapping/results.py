@@ -16,6 +16,9 @@ Layout (every image stack has the map index first, then rows ``y`` and columns `
       groups/                NXdata  signal probability (G, H, W); names; members/ and why/
       layers/                NXdata  signal probability (2K, H, W): p(top layer), p(lower
                                      layer) for each class; names "<pigment> top|under"
+      sum_spectrum/          NXdata  signal counts (C): the sum of all pixels; axis energy
+                                     (keV); component_<El>: each strong element's fitted
+                                     principal line family
       model_card/            NXcollection: the model card, nested groups and attributes
       instrument/            NXcollection: the profile the element fit used
       calibration/           NXcollection: the scan's energy axis
@@ -183,6 +186,22 @@ def write_results(path: str | Path, parts: dict[str, Any]) -> Path:
                            ("calibration", parts["axis"])):  # fmt: skip
             _put(entry, key, value)
             entry[key].attrs["NX_class"] = "NXcollection"
+        spec = parts.get("sum_spectrum")
+        if spec is not None:
+            g = entry.create_group("sum_spectrum")
+            g.attrs["NX_class"] = "NXdata"
+            g.attrs["signal"] = "counts"
+            g.attrs["axes"] = "energy"
+            g.attrs["auxiliary_signals"] = np.array(
+                [f"component_{n}" for n in spec["names"]], dtype=_STR
+            )
+            g["counts"] = np.asarray(spec["counts"], dtype=np.float64)
+            g["counts"].attrs["long_name"] = "sum of all pixels (counts)"
+            g["energy"] = np.asarray(spec["energy_kev"], dtype=np.float64)
+            g["energy"].attrs["units"] = "keV"
+            for n, comp in zip(spec["names"], spec["components"], strict=True):
+                g[f"component_{n}"] = comp
+                g[f"component_{n}"].attrs["long_name"] = f"{n}: fitted principal line family"
         truth = parts.get("truth")
         if truth is not None:
             t = entry.create_group("truth")
@@ -251,13 +270,22 @@ def read_results(folder: str | Path) -> dict[str, Any]:
             {"members": [_text(m) for m in e["groups/members"].attrs[n]], "why": _text(e["groups/why"].attrs[n])}
             for n in out["group_names"]
         ]  # fmt: skip
+        if "sum_spectrum" in e:
+            g = e["sum_spectrum"]
+            comps = [_text(n)[len("component_") :] for n in g.attrs["auxiliary_signals"]]
+            out["sum_spectrum"] = {
+                "energy_kev": g["energy"][()],
+                "counts": g["counts"][()],
+                "names": tuple(comps),
+                "components": np.array([g[f"component_{n}"][()] for n in comps]),
+            }
         if "layers" in e:
             stack = e["layers/probability"][()]  # (2K, H, W)
             k = stack.shape[0] // 2
             out["layers"] = np.stack([stack[:k], stack[k:]], axis=-1).transpose(1, 2, 0, 3)
         out["model_card"] = out["attrs"].pop("model_card", {})
         out["axis"] = out["attrs"].pop("calibration", {})
-        for key in ("instrument", "pigments", "elements", "significance",
+        for key in ("instrument", "pigments", "sum_spectrum", "elements", "significance",
                     "evidence", "groups", "layers", "truth"):  # fmt: skip
             out["attrs"].pop(key, None)
         if "truth/pigment_maps" in e:

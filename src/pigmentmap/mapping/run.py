@@ -25,7 +25,12 @@ from pigmentmap.core.atomic import atomic_dir, check_replaceable
 from pigmentmap.core.errors import PigmentmapError
 from pigmentmap.core.spectrum import Cube
 from pigmentmap.instruments.instrument import Instrument
-from pigmentmap.mapping.elements import COINCIDENT_SIGNIFICANCE, DEFAULT_ELEMENTS, fit_elements
+from pigmentmap.mapping.elements import (
+    COINCIDENT_SIGNIFICANCE,
+    DEFAULT_ELEMENTS,
+    fit_elements,
+    fitted_components,
+)
 from pigmentmap.mapping.evidence import (
     DETECTED_SIGMA,
     UNSUPPORTED_CAP,
@@ -165,6 +170,10 @@ def run_map(
     for line in gate_summary(maps.prob, ev, maps.names, gated=evidence_gate):
         say(line)
     groups = post.group_probabilities(prob)
+    total = np.zeros(cube.axis.n_channels)
+    for r0 in range(0, counts.shape[0], 64):
+        total += np.asarray(counts[r0 : r0 + 64], dtype=np.float64).sum(axis=(0, 1))
+    components, component_names = fitted_components(total, cube.axis, instrument, elements=elements)
     truth = read_truth(scan)
     if truth is not None and binning > 1:
         t = truth["pigment_maps"]
@@ -204,6 +213,12 @@ def run_map(
                 "instrument": instrument.to_dict(),
                 "axis": cube.axis.to_dict(),
                 "model_lacks": list(post.missing),
+                "sum_spectrum": {
+                    "energy_kev": cube.axis.energies,
+                    "counts": total,
+                    "components": components,
+                    "names": component_names,
+                },
                 "truth": truth if truth is None or binning == 1 else
                 {k: v for k, v in truth.items() if k in ("pigment_maps", "names")},
             },

@@ -251,6 +251,37 @@ def _group_figure(res: dict[str, Any], groups: list[dict[str, Any]]) -> str:
     return _png_b64(fig)
 
 
+def _sum_spectrum_figure(spec: dict[str, Any]) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(13, 4), dpi=90)
+    e = spec["energy_kev"]
+    ax.semilogy(e, np.maximum(spec["counts"], 0.5), color="black", lw=1, label="measured (sum)")
+    colours = (
+        "#E69F00",
+        "#56B4E9",
+        "#009E73",
+        "#F0E442",
+        "#0072B2",
+        "#D55E00",
+        "#CC79A7",
+        "#999999",
+    )
+    for name, comp, colour in zip(spec["names"], spec["components"], colours, strict=False):
+        shown = np.where(comp > 1e-3 * max(float(comp.max()), 1e-12), comp, np.nan)  # gaps break
+        ax.semilogy(e, shown, lw=1.2, color=colour, label=name)
+    ax.set_xlabel("energy (keV)")
+    ax.set_ylabel("counts per channel")
+    ax.set_ylim(0.5, max(2.0, float(spec["counts"].max()) * 2))
+    ax.set_xlim(max(0.5, float(e[0])), float(e[-1]))
+    ax.legend(fontsize=8, ncol=3)
+    fig.tight_layout()
+    return _png_b64(fig)
+
+
 def _element_gallery(res: dict[str, Any], *, columns: int = 6) -> str:
     """All element maps in a grid, the most often detected first, each with a colour bar."""
     import matplotlib
@@ -428,6 +459,13 @@ def write_report(folder: str | Path, *, out: str | Path | None = None) -> Path:
             + "</pre>"
         )
     parts += _honesty_sections(res, card)
+    if "sum_spectrum" in res:
+        parts.append(
+            "<h2>Sum spectrum</h2><p>All pixels summed, with the fitted principal line family "
+            "of the strongest elements (the fit's background, tube and scatter lines are not "
+            "drawn).</p>"
+            f"<img alt='sum spectrum' src='data:image/png;base64,{_sum_spectrum_figure(res['sum_spectrum'])}'>"
+        )
     if len(available):
         parts.append(
             "<h2>Element maps</h2><p>Every fitted element (counts of its principal line family; "
