@@ -416,7 +416,7 @@ def write_report(folder: str | Path, *, out: str | Path | None = None) -> Path:
     target = Path(out) if out else Path(folder) / "report.html"
     available = res["element_names"]
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>pigmentmap report</title>",
-             "<style>body{font-family:sans-serif;max-width:1300px;margin:auto}img{max-width:100%}"
+             "<style>body{font-family:sans-serif;max-width:1400px;margin:auto;padding:0 12px}img{width:100%;height:auto}table{font-size:14px}"
              "pre{background:#f4f4f4;padding:8px}</style></head><body>",
              f"<h1>Pigment maps of {html.escape(str(res['attrs'].get('source', '')))}</h1>"]  # fmt: skip
     attrs = res["attrs"]
