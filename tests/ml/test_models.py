@@ -184,3 +184,28 @@ def test_no_pickle_in_model_files(tmp_path, synthetic):
     raw = (d / "weights.safetensors").read_bytes()
     assert raw[8:9] == b"{"  # safetensors: 8-byte header length, then a JSON header
     assert b"\x80\x04" not in raw[:16]  # no pickle protocol marker at the start
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"weights": "x"}, "weights must be a table"),
+        ({"preprocessor": {"n_channels": 10**9}}, "n_channels must be an integer of 8-65536"),
+        ({"label_names": ["a", "a", "b"]}, "distinct"),
+        ({"weights": {"file": "../../etc/passwd"}}, "outside its folder"),
+    ],
+)
+def test_a_tampered_card_is_refused_in_one_line_before_any_allocation(
+    synthetic, tmp_path, change, message
+):
+    import json
+
+    out = tmp_path / "model"
+    train(read_dataset(synthetic), out=out, settings=TrainSettings(folds=2, run_folds=1, epochs=1),
+          progress=False)  # fmt: skip
+    card = json.loads((out / "card.json").read_text())
+    for key, value in change.items():
+        card[key] = {**card[key], **value} if isinstance(value, dict) else value
+    (out / "card.json").write_text(json.dumps(card))
+    with pytest.raises(PigmentmapError, match=message):
+        load_model(out)

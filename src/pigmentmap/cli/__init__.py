@@ -53,7 +53,10 @@ def _one_line_warning(message: Any, category: Any, *args: Any, **kwargs: Any) ->
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help, --version, or a bad option (its one line is printed)
+        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
     if not args.debug:
         warnings.showwarning = _one_line_warning
     try:

@@ -11,6 +11,64 @@ from pigmentmap.core.errors import PigmentmapError
 EXIT_USAGE = 2
 
 
+def number(
+    kind: type = float,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    lo_open: bool = False,
+    hi_open: bool = False,
+) -> Any:
+    """An argparse ``type`` that parses a finite ``kind`` within bounds (one-line errors).
+
+    Examples
+    --------
+    >>> number(int, lo=1)("3")
+    3
+    >>> number(float, lo=0, lo_open=True, hi=1, hi_open=True)("1")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: 1 is not in (0, 1)
+    """
+    import math
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {'an integer' if kind is int else 'a number'}"
+            ) from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not finite")
+        below = lo is not None and (value <= lo if lo_open else value < lo)
+        above = hi is not None and (value >= hi if hi_open else value > hi)
+        if below or above:
+            left = "-inf" if lo is None else f"{lo:g}"
+            right = "inf" if hi is None else f"{hi:g}"
+            brackets = (
+                "(" if lo_open or lo is None else "[",
+                ")" if hi_open or hi is None else "]",
+            )
+            raise argparse.ArgumentTypeError(
+                f"{text} is not in {brackets[0]}{left}, {right}{brackets[1]}"
+            )
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+#: Seeds of numpy's generators: non-negative integers.
+SEED = number(int, lo=0, hi=2**63 - 1)
+#: A count of things that must be at least one.
+POSITIVE_INT = number(int, lo=1, hi=10**9)
+#: A share strictly between 0 and 1.
+SHARE = number(float, lo=0, hi=1, lo_open=True, hi_open=True)
+#: A positive time in seconds (at most a day per spectrum).
+SECONDS = number(float, lo=0, hi=86400, lo_open=True)
+
+
 class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows each option's default, unless its help already names it or it is a flag."""
 
@@ -52,6 +110,8 @@ def parse_shape(text: str | None) -> tuple[int, int] | None:
         h, w = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise PigmentmapError(f"--shape wants HxW, e.g. 20x30, got '{text}'") from None
+    if not (1 <= h <= 100_000 and 1 <= w <= 100_000):
+        raise PigmentmapError(f"--shape {text}: height and width must be 1-100000 pixels")
     return h, w
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pigmentmap.cli._common import POSITIVE_INT, SEED, SHARE, number
 from pigmentmap.core.errors import PigmentmapError
 
 
@@ -192,7 +193,7 @@ def _model_data_command(
 
 
 def _seed_and_overwrite(p: argparse.ArgumentParser, func: Any, *, seed_help: str) -> None:
-    p.add_argument("--seed", type=int, default=0, help=seed_help)
+    p.add_argument("--seed", type=SEED, default=0, help=seed_help)
     p.add_argument("--overwrite", action="store_true", help="replace an existing model directory")
     p.set_defaults(func=func)
 
@@ -206,18 +207,22 @@ def register(sub: Any) -> None:
     )
     tr.add_argument("data")
     tr.add_argument("--out", required=True, help="model directory to create")
-    tr.add_argument("--folds", type=int, default=5)
-    tr.add_argument("--run-folds", type=int, help="train only the first K folds (saves time)")
+    tr.add_argument("--folds", type=number(int, lo=2, hi=100), default=5)
+    tr.add_argument(
+        "--run-folds", type=POSITIVE_INT, help="train only the first K folds (saves time)"
+    )
     tr.add_argument(
         "--architecture",
         help="paper-cnn (the paper's Fig. 2) or fast-cnn (default: fast-cnn for a universal "
         "dataset, paper-cnn otherwise)",
     )
-    tr.add_argument("--epochs", type=int, default=150)
-    tr.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
-    tr.add_argument("--batch-size", type=int, default=64)
-    tr.add_argument("--lr", type=float, default=1e-3)
-    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--epochs", type=number(int, lo=1, hi=100000), default=150)
+    tr.add_argument(
+        "--patience", type=POSITIVE_INT, default=10, help="early-stopping patience (epochs)"
+    )
+    tr.add_argument("--batch-size", type=number(int, lo=2, hi=65536), default=64)
+    tr.add_argument("--lr", type=number(float, lo=0, hi=10, lo_open=True), default=1e-3)
+    tr.add_argument("--seed", type=SEED, default=0)
     tr.add_argument(
         "--monitor",
         default="f1",
@@ -233,9 +238,9 @@ def register(sub: Any) -> None:
         model_help="model directory or shipped model name", data_help="labelled spectra (.h5)",
         out_help="model directory to create",
     )  # fmt: skip
-    ft.add_argument("--fraction", type=float, default=0.2, help="share of DATA to finetune on")
-    ft.add_argument("--epochs-head", type=int, default=20)
-    ft.add_argument("--epochs-all", type=int, default=20)
+    ft.add_argument("--fraction", type=SHARE, default=0.2, help="share of DATA to finetune on")
+    ft.add_argument("--epochs-head", type=number(int, lo=0, hi=100000), default=20)
+    ft.add_argument("--epochs-all", type=number(int, lo=0, hi=100000), default=20)
     _seed_and_overwrite(ft, _cmd_finetune, seed_help="seed of the split and the training")
 
     ev = sub.add_parser(
@@ -247,10 +252,10 @@ def register(sub: Any) -> None:
     ev.add_argument("data")
     ev.add_argument("--out", help="write the metrics as JSON")
     ev.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
-    ev.add_argument("--threshold", type=float, default=0.5)
+    ev.add_argument("--threshold", type=SHARE, default=0.5)
     ev.add_argument(
         "--seed",
-        type=int,
+        type=SEED,
         default=0,
         help="universal datasets: seed of the drawn measurements (default 0)",
     )
@@ -275,8 +280,12 @@ def register(sub: Any) -> None:
         data_help="universal dataset (it records the layers of every stack)",
         out_help="model directory to write (may be MODEL, with --overwrite)",
     )  # fmt: skip
-    tl.add_argument("--epochs", type=int, default=20, help="at most (default 20)")
-    tl.add_argument("--patience", type=int, default=4, help="early-stopping patience (default 4)")
+    tl.add_argument(
+        "--epochs", type=number(int, lo=1, hi=100000), default=20, help="at most (default 20)"
+    )
+    tl.add_argument(
+        "--patience", type=POSITIVE_INT, default=4, help="early-stopping patience (default 4)"
+    )
     _seed_and_overwrite(tl, _cmd_train_layers, seed_help="seed of the split and the training")
 
     mo = sub.add_parser(

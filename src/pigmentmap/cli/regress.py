@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from pigmentmap.cli._common import add_reader_options, open_scan
+from pigmentmap.cli._common import SEED, add_reader_options, number, open_scan
 from pigmentmap.core.errors import PigmentmapError
 
 
@@ -125,13 +125,21 @@ def register(sub: Any) -> None:
     )
     rg.add_argument("--elements", help="elements train: which elements (default all in --maps)")
     rg.add_argument(
-        "--components", type=int, default=0, help="PCA components (0 = the preprocessed spectrum)"
+        "--components",
+        type=number(int, lo=0, hi=100000),
+        default=0,
+        help="PCA components (0 = the preprocessed spectrum)",
     )
-    rg.add_argument("--k", type=int, default=10, help="kNN neighbours (the seed: 10)")
     rg.add_argument(
-        "--c", type=float, default=0.1, help="autoencoder: weight of the reconstruction loss"
+        "--k", type=number(int, lo=1, hi=100000), default=10, help="kNN neighbours (the seed: 10)"
     )
-    rg.add_argument("--epochs", type=int, default=100)
-    rg.add_argument("--seed", type=int, default=0)
+    rg.add_argument(
+        "--c",
+        type=number(float, lo=0, hi=1e6),
+        default=0.1,
+        help="autoencoder: weight of the reconstruction loss",
+    )
+    rg.add_argument("--epochs", type=number(int, lo=1, hi=100000), default=100)
+    rg.add_argument("--seed", type=SEED, default=0)
     rg.add_argument("--overwrite", action="store_true")
     rg.set_defaults(func=_cmd_regress)

@@ -6,7 +6,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from pigmentmap.cli._common import add_reader_options, open_cube_from_args, open_scan
+from pigmentmap.cli._common import (
+    POSITIVE_INT,
+    add_reader_options,
+    number,
+    open_cube_from_args,
+    open_scan,
+)
 from pigmentmap.core.errors import PigmentmapError
 from pigmentmap.ml import DEFAULT_MODEL
 
@@ -138,7 +144,10 @@ def register(sub: Any) -> None:
         "--instrument", default="elio", help="profile for the element fit (default elio)"
     )
     mp.add_argument(
-        "--binning", type=int, default=1, help="sum NxN pixels first (noisy fast scans)"
+        "--binning",
+        type=number(int, lo=1, hi=1024),
+        default=1,
+        help="sum NxN pixels first (noisy fast scans)",
     )
     mp.add_argument("--elements", help="elements to fit, comma-separated (default: the library's)")
     mp.add_argument(
@@ -161,7 +170,7 @@ def register(sub: Any) -> None:
         "--instrument", default="elio", help="profile for the element evidence (default elio)"
     )
     idf.add_argument("--elements", help="elements to fit, comma-separated (default: the library's)")
-    idf.add_argument("--top", type=int, default=10, help="pigments to list (default 10)")
+    idf.add_argument("--top", type=POSITIVE_INT, default=10, help="pigments to list (default 10)")
     idf.add_argument(
         "--no-evidence-gate",
         action="store_true",

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pigmentmap.cli._common import library_from_args, parse_range
+from pigmentmap.cli._common import SECONDS, SEED, library_from_args, number, parse_range
 from pigmentmap.core.errors import PigmentmapError
 
 
@@ -187,15 +187,23 @@ def register(sub: Any) -> None:
     sim.add_argument("stack")
     sim.add_argument("--instrument", required=True, help="profile name or .toml path")
     sim.add_argument("--out", required=True, help="output .csv (energy_kev,counts) or .h5")
-    sim.add_argument("--live-time-s", type=float, help="live time (default: the profile's)")
-    sim.add_argument("--current-ua", type=float, help="tube current (default: the profile's)")
-    sim.add_argument("--voltage-kv", type=float, help="tube voltage (default: the profile's)")
+    sim.add_argument("--live-time-s", type=SECONDS, help="live time (default: the profile's)")
+    sim.add_argument(
+        "--current-ua",
+        type=number(float, lo=0, hi=1e5, lo_open=True),
+        help="tube current (default: the profile's)",
+    )
+    sim.add_argument(
+        "--voltage-kv",
+        type=number(float, lo=2, hi=160),
+        help="tube voltage (default: the profile's)",
+    )
     sim.add_argument("--poisson", action="store_true", help="Poisson counting noise")
-    sim.add_argument("--seed", type=int, help="seed of the Poisson noise")
+    sim.add_argument("--seed", type=SEED, help="seed of the Poisson noise")
     sim.add_argument("--pure", action="store_true", help="pure pigment layers, no binder")
     sim.add_argument(
         "--binder-fraction",
-        type=float,
+        type=number(float, lo=0, hi=1, hi_open=True),
         default=0.25,
         help="binder mass fraction (default 0.25 = 3:1)",
     )
@@ -206,7 +214,7 @@ def register(sub: Any) -> None:
     sim.add_argument("--no-secondary", action="store_true", help="primary fluorescence only")
     sim.add_argument(
         "--pileup-ns",
-        type=float,
+        type=number(float, lo=0, hi=1e5),
         help="pile-up resolving time in ns (default: the profile's "
         "detector.pileup_resolving_time_ns; 0 = no pile-up)",
     )
@@ -244,22 +252,27 @@ def register(sub: Any) -> None:
         "--instrument", default="elio", help="profile name or .toml path (default elio)"
     )
     ds.add_argument(
-        "--n", type=int, help="number of spectra (mockup: 6604, mixtures: 20000, universal: 30000)"
+        "--n",
+        type=number(int, lo=1, hi=10**7),
+        help="number of spectra (mockup: 6604, mixtures: 20000, universal: 30000)",
     )
-    ds.add_argument("--seed", type=int, default=0, help="seed of the design and the noise")
+    ds.add_argument("--seed", type=SEED, default=0, help="seed of the design and the noise")
     ds.add_argument(
         "--pigments",
         help="label set of mixtures (default the paper's 11) or universal (default 29 classes), "
         "comma-separated",
     )
     ds.add_argument("--library", help="a user library TOML that extends the shipped one")
-    ds.add_argument("--live-time-s", type=float, help="dwell time (default: the profile's)")
+    ds.add_argument("--live-time-s", type=SECONDS, help="dwell time (default: the profile's)")
     ds.add_argument(
         "--background", help="measured spectrum (.csv or .h5) whose SNIP background is added"
     )
-    ds.add_argument("--background-live-time-s", type=float, help="live time of that measurement")
+    ds.add_argument("--background-live-time-s", type=SECONDS, help="live time of that measurement")
     ds.add_argument(
-        "--binder-fraction", type=float, default=0.25, help="paper design binder (default 0.25)"
+        "--binder-fraction",
+        type=number(float, lo=0, hi=1, hi_open=True),
+        default=0.25,
+        help="paper design binder (default 0.25)",
     )
     ds.add_argument("--pure", action="store_true", help="paper design with pure pigment layers")
     ds.add_argument("--no-noise", action="store_true", help="expected counts, no Poisson noise")
@@ -274,9 +287,9 @@ def register(sub: Any) -> None:
     ph.add_argument("--design", default="mockup", choices=["mockup"])
     ph.add_argument("--instrument", default="elio")
     ph.add_argument("--out", required=True)
-    ph.add_argument("--seed", type=int, default=0)
+    ph.add_argument("--seed", type=SEED, default=0)
     ph.add_argument(
-        "--live-time-s", type=float, help="dwell time per pixel (default: the profile's)"
+        "--live-time-s", type=SECONDS, help="dwell time per pixel (default: the profile's)"
     )
     ph.add_argument("--library", help="a user library TOML")
     ph.add_argument("--overwrite", action="store_true")

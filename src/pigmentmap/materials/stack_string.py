@@ -68,6 +68,10 @@ def _parse_layer(
     return tuple(comps), thickness
 
 
+#: Most layers a stack string may have (the secondary-fluorescence terms grow as its square).
+MAX_LAYERS = 50
+
+
 def parse_stack(
     text: str,
     *,
@@ -105,8 +109,13 @@ def parse_stack(
         raise PigmentmapError("empty stack string")
     binder_material = None if pure else library[binder]
     fraction = 0.0 if pure else binder_fraction
+    parts = text.split("/")
+    if len(parts) > MAX_LAYERS:
+        raise PigmentmapError(
+            f"the stack has {len(parts)} layers; at most {MAX_LAYERS} (paintings have a few)"
+        )
     layers = []
-    for part in text.split("/"):
+    for part in parts:
         if not part.strip():
             raise PigmentmapError(f"malformed stack '{text}': empty layer between '/'")
         comps, thickness = _parse_layer(part.strip(), library, normalise)

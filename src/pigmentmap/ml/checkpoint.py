@@ -187,7 +187,41 @@ def read_card(model_dir: str | Path) -> dict[str, Any]:
             raise PigmentmapError(f"'{path}' lacks '{key}'")
     if card["format"] != FORMAT:
         raise PigmentmapError(f"'{path}' has format {card['format']!r}, expected {FORMAT!r}")
+    _check_card(card, path)
     return card
+
+
+def _check_card(card: dict[str, Any], path: Path) -> None:
+    """Refuse a card whose entries have the wrong types or absurd sizes, before anything is
+    allocated from them (a hand-edited card is not covered by the weights' hash)."""
+
+    def bad(what: str) -> PigmentmapError:
+        return PigmentmapError(f"'{path}': {what}")
+
+    names = card["label_names"]
+    if not isinstance(names, list) or not 1 <= len(names) <= 1000:
+        raise bad("label_names must be a list of 1-1000 names")
+    if not all(isinstance(n, str) and n for n in names) or len(set(names)) != len(names):
+        raise bad("label_names must be distinct, non-empty strings")
+    if not isinstance(card["architecture"], str):
+        raise bad("architecture must be a name")
+    pre = card["preprocessor"]
+    if not isinstance(pre, dict):
+        raise bad("preprocessor must be a table")
+    n_ch = pre.get("n_channels")
+    if not isinstance(n_ch, int) or isinstance(n_ch, bool) or not 8 <= n_ch <= 65536:
+        raise bad("preprocessor.n_channels must be an integer of 8-65536")
+    for key in ("offset_kev", "gain_kev"):
+        value = pre.get(key)
+        if not isinstance(value, int | float) or value != value or abs(value) > 1e3:
+            raise bad(f"preprocessor.{key} must be a finite number")
+    if not pre["gain_kev"] > 0:
+        raise bad("preprocessor.gain_kev must be positive")
+    weights = card["weights"]
+    if not isinstance(weights, dict) or not isinstance(weights.get("sha256"), str):
+        raise bad("weights must be a table with the file's sha256")
+    if not isinstance(weights.get("shapes", {}), dict):
+        raise bad("weights.shapes must be a table")
 
 
 def load_model(model_dir: str | Path) -> tuple[torch.nn.Module, dict[str, Any], Preprocessor]:
