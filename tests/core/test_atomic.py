@@ -46,3 +46,27 @@ def test_a_folder_without_the_list_is_not_replaced_beyond_its_marker(tmp_path):
     with pytest.raises(PigmentmapError, match=r"mine\.txt"):
         _write(target, overwrite=True)
     assert (target / "mine.txt").exists()
+
+
+def test_a_killed_runs_temporary_folder_is_cleaned_by_the_next_run_and_a_live_one_kept(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from pigmentmap.core.atomic import OWNER, atomic_dir
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    stale = tmp_path / ".res.killed"
+    stale.mkdir()
+    (stale / OWNER).write_text(gone.stdout)
+    (stale / "maps.h5").write_text("half written")
+    live = tmp_path / ".res.running"
+    live.mkdir()
+    (live / OWNER).write_text(str(os.getpid()))
+    foreign = tmp_path / ".res.mine"  # not ours (no owner file): never touched
+    foreign.mkdir()
+    with atomic_dir(tmp_path / "res", overwrite=False, marker="maps.h5") as tmp:
+        (tmp / "maps.h5").write_text("done")
+    assert not stale.exists() and live.exists() and foreign.exists()
+    assert sorted(p.name for p in (tmp_path / "res").iterdir()) == [".pigmentmap-files", "maps.h5"]

@@ -146,6 +146,49 @@ def check_replaceable(target: Path, *, overwrite: bool, marker: str) -> None:
         )
 
 
+#: In a temporary folder while it is being written: the writing process's id.
+OWNER = ".pigmentmap-owner"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def remove_stale_temporaries(target: Path) -> list[Path]:
+    """Remove the temporary folders a killed run left beside ``target`` (``.NAME.XXXX`` holding
+    our owner file with the id of a process that is gone); returns what was removed.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> (d / ".res.abc123").mkdir()
+    >>> _ = (d / ".res.abc123" / OWNER).write_text("999999999")  # no such process
+    >>> [p.name for p in remove_stale_temporaries(d / "res")]
+    ['.res.abc123']
+    """
+    parent = target.parent if str(target.parent) else Path(".")
+    removed = []
+    for cand in parent.glob(f".{target.name}.*"):
+        owner = cand / OWNER
+        if not (cand.is_dir() and owner.is_file()):
+            continue  # not one of ours: never touched
+        try:
+            pid = int(owner.read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if not _alive(pid):
+            shutil.rmtree(cand, ignore_errors=True)
+            removed.append(cand)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | Path, *, overwrite: bool, marker: str) -> Iterator[Path]:
     """Yield a temporary folder beside ``path``; on success it replaces ``path`` (files 0644,
@@ -169,9 +212,13 @@ def atomic_dir(path: str | Path, *, overwrite: bool, marker: str) -> Iterator[Pa
     if not parent.is_dir():
         raise PigmentmapError(f"output folder '{parent}' does not exist")
     check_replaceable(target, overwrite=overwrite, marker=marker)
+    remove_stale_temporaries(target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=parent))
+    owner = tmp / OWNER
+    owner.write_text(f"{os.getpid()}\n")
     try:
         yield tmp
+        owner.unlink()
         tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; results are ordinary data
         written = sorted(f.name for f in tmp.iterdir())
         (tmp / MANIFEST).write_text(json.dumps(written) + "\n")
