@@ -118,6 +118,27 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_and_evidence_options(p: Any) -> None:
+    """--model, --instrument, --elements, --no-evidence-gate (map and identify)."""
+    p.add_argument(
+        "--model",
+        help=f"model directory or shipped model (default {DEFAULT_MODEL}: any scan covering "
+        "2-20 keV, no training)",
+    )
+    p.add_argument(
+        "--instrument",
+        default="elio",
+        help="profile for the element fit and evidence (default elio)",
+    )
+    p.add_argument("--elements", help="elements to fit, comma-separated (default: the library's)")
+    p.add_argument(
+        "--no-evidence-gate",
+        action="store_true",
+        help="keep the network's probability where a pigment's key element is not detected "
+        "(default: capped at 0.25 and flagged)",
+    )
+
+
 def register(sub: Any) -> None:
     """Add this group's subcommands to ``sub``."""
     info = sub.add_parser(
@@ -135,26 +156,12 @@ def register(sub: Any) -> None:
     )
     add_reader_options(mp)
     mp.add_argument("--out", required=True, help="results folder")
-    mp.add_argument(
-        "--model",
-        help=f"model directory or shipped model (default {DEFAULT_MODEL}: any scan covering "
-        "2-20 keV, no training)",
-    )
-    mp.add_argument(
-        "--instrument", default="elio", help="profile for the element fit (default elio)"
-    )
+    _model_and_evidence_options(mp)
     mp.add_argument(
         "--binning",
         type=number(int, lo=1, hi=1024),
         default=1,
         help="sum NxN pixels first (noisy fast scans)",
-    )
-    mp.add_argument("--elements", help="elements to fit, comma-separated (default: the library's)")
-    mp.add_argument(
-        "--no-evidence-gate",
-        action="store_true",
-        help="keep the network's probability where a pigment's key element is not detected "
-        "(default: capped at 0.25 and flagged)",
     )
     mp.add_argument("--overwrite", action="store_true", help="replace existing results")
     mp.set_defaults(func=_cmd_map)
@@ -165,17 +172,8 @@ def register(sub: Any) -> None:
         epilog="Example: pigmentmap identify point.msa --instrument lab-ag [--out pigments.json]",
     )
     add_reader_options(idf)
-    idf.add_argument("--model", help=f"model directory or shipped model (default {DEFAULT_MODEL})")
-    idf.add_argument(
-        "--instrument", default="elio", help="profile for the element evidence (default elio)"
-    )
-    idf.add_argument("--elements", help="elements to fit, comma-separated (default: the library's)")
+    _model_and_evidence_options(idf)
     idf.add_argument("--top", type=POSITIVE_INT, default=10, help="pigments to list (default 10)")
-    idf.add_argument(
-        "--no-evidence-gate",
-        action="store_true",
-        help="keep the network's probability where a key element is not detected",
-    )
     idf.add_argument("--out", help="write the ranking as JSON")
     idf.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     idf.set_defaults(func=_cmd_identify)
