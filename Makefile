@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo bench model model-paper pymca clean
+.PHONY: install test lint demo bench model model-paper pymca browser clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -26,6 +26,12 @@ test: lint
 
 demo: $(STAMP)
 	$(BIN)/pigmentmap demo --out demo-output
+
+# A real browser for the viewer's test (Debian's chromium, driven by Playwright; Playwright's own
+# browser download is not used).
+browser: $(STAMP)
+	apt-get update && apt-get install -y chromium
+	$(BIN)/pip install --quiet playwright
 
 # Optional reference engine (compiles fisx with g++, about 80 s).
 pymca: $(STAMP)

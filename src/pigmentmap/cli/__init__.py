@@ -12,11 +12,11 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from pigmentmap.cli import demo, instrument, library, models, regress, scans, simulation
+from pigmentmap.cli import demo, instrument, library, models, regress, scans, simulation, view
 from pigmentmap.cli._common import EXIT_USAGE, Parser
 from pigmentmap.core.errors import PigmentmapError
 
-_GROUPS = (library, instrument, simulation, models, scans, regress, demo)
+_GROUPS = (library, instrument, simulation, models, scans, view, regress, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

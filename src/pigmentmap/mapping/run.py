@@ -207,7 +207,7 @@ def run_map(
                 "layers": maps.layers,
                 "model_card": maps.model_card,
                 "model": str(model),
-                "source": str(scan),
+                "source": str(Path(scan).resolve()),
                 "source_sha256": source_hash(scan),
                 "binning": binning,
                 "instrument": instrument.to_dict(),
