@@ -14,7 +14,13 @@ import numpy as np
 from pigmentmap.core.axis import EnergyAxis
 from pigmentmap.core.errors import PigmentmapError
 from pigmentmap.core.spectrum import Cube
-from pigmentmap.io._common import RawCube
+from pigmentmap.io._common import (
+    RawCube,
+    check_alloc,
+    check_raw,
+    open_regular,
+    reading,
+)
 from pigmentmap.io.arrays import read_npy, read_npz, read_raw_rpl
 from pigmentmap.io.hdf5 import read_hdf5
 from pigmentmap.io.text_spectra import read_csv, read_mca, read_msa, read_spe
@@ -128,13 +134,19 @@ def read_mca_folder(
     """
     where = f"'{folder}'"
     if glob is None:
-        files = [f for f in folder.iterdir() if f.is_file() and f.suffix.lower() == ".mca"]
+        entries = [f for f in folder.iterdir() if f.suffix.lower() == ".mca"]
     else:
         try:
-            files = [f for f in folder.glob(glob) if f.is_file()]
+            entries = list(folder.glob(glob))
         except (ValueError, NotImplementedError) as err:
             raise PigmentmapError(f"--glob '{glob}': {err}") from None
         where = f"{where} (--glob '{glob}')"
+    files = [f for f in entries if f.is_file()]
+    odd = [f for f in entries if not f.is_file() and not f.is_dir()]
+    if odd:
+        raise PigmentmapError(
+            f"{where}: {_names(odd)} not a regular file (a device, a FIFO or a broken link)"
+        )
     if not files:
         raise PigmentmapError(
             f"folder '{folder}' holds no .mca files"
@@ -159,12 +171,13 @@ def read_mca_folder(
             f"{where}: using the {len(files)} pixel files {files[0].name} .. {files[-1].name}; "
             f"skipped {len(skipped)} other file(s): {_names(skipped)}"
         )
-    first = read_mca(files[0])
+    first = _read_checked(files[0])
     n_ch = first.counts.shape[-1]
+    check_alloc(h * w * n_ch * 8, f"{where}: a cube of {h} x {w} pixels x {n_ch} channels")
     cube = np.zeros((h, w, n_ch), dtype=np.float64)
     lives, from_real = [], []
     for k, f in enumerate(files):
-        r = first if k == 0 else read_mca(f)
+        r = first if k == 0 else _read_checked(f)
         if r.counts.shape[-1] != n_ch:
             raise PigmentmapError(
                 f"'{f.name}' has {r.counts.shape[-1]} channels, '{files[0].name}' {n_ch}"
@@ -188,8 +201,14 @@ def read_mca_folder(
     return RawCube(cube, first.axis, f"folder of {first.reader} files ({order} order)", live, meta)
 
 
+def _read_checked(path: Path) -> RawCube:
+    """One pixel file of a folder, read and checked; errors name the file."""
+    with reading(path):
+        return check_raw(read_mca(path), str(path))
+
+
 def _sniff(path: Path) -> str:
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         head = f.read(512)
     if head.startswith(b"\x89HDF"):
         return ".h5"
@@ -222,6 +241,10 @@ def read_any(
 ) -> RawCube:
     """The reader's raw result for ``path`` (no calibration override, no warnings issued).
 
+    Whatever is wrong with the file is raised as one :class:`PigmentmapError` naming it; the
+    result is checked: numeric, finite counts (H, W, C) with 2 to 2**20 channels, a live time
+    that is None or a finite number >= 0.
+
     Examples
     --------
     >>> import numpy as np, tempfile, pathlib
@@ -231,14 +254,21 @@ def read_any(
     ((2, 3, 10), None)
     """
     p = Path(path)
-    if p.is_dir():
-        return read_mca_folder(p, shape=shape, order=order, glob=glob)
-    if glob is not None:
-        raise PigmentmapError(f"'{p}' is not a folder: --glob selects the .mca files of a folder")
-    if not p.exists() and p.suffix.lower() in (".raw", ".rpl"):
-        raise PigmentmapError(f"'{p}' does not exist")
-    if not p.is_file():
-        raise PigmentmapError(f"'{p}' does not exist")
+    with reading(p):
+        if p.is_dir():
+            return read_mca_folder(p, shape=shape, order=order, glob=glob)
+        if glob is not None:
+            raise PigmentmapError(
+                f"'{p}' is not a folder: --glob selects the .mca files of a folder"
+            )
+        if not p.exists():
+            raise PigmentmapError(f"'{p}' does not exist")
+        if not p.is_file():
+            raise PigmentmapError(f"'{p}' is not a regular file")
+        return check_raw(_read_file(p, dataset=dataset, channel_axis=channel_axis), str(p))
+
+
+def _read_file(p: Path, *, dataset: str | None, channel_axis: int | None) -> RawCube:
     suffix = p.suffix.lower()
     sniffed = _sniff(p) if suffix in ("", ".txt", ".dat") or suffix not in SUFFIXES else ""
     kind = sniffed or suffix

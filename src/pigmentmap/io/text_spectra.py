@@ -3,19 +3,28 @@ and CSV (``energy_kev,counts`` or one column of counts)."""
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 
 import numpy as np
 
 from pigmentmap.core.errors import PigmentmapError
-from pigmentmap.io._common import RawCube, as_cube, axis_from, live_or_real, numbers
+from pigmentmap.io._common import (
+    MAX_CHANNELS,
+    RawCube,
+    as_cube,
+    as_float,
+    axis_from,
+    live_or_real,
+    numbers,
+    read_text,
+)
 
 
 def _text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError as err:
-        raise PigmentmapError(f"cannot read '{path}': {err.strerror}") from None
+    """The file's text: a regular file of at most 16 MiB (real spectra are far smaller)."""
+    return read_text(path)
 
 
 def read_spe(path: Path) -> RawCube:
@@ -34,7 +43,14 @@ def read_spe(path: Path) -> RawCube:
     first_last = numbers(sections["DATA"][0])
     values = np.array(numbers(" ".join(sections["DATA"][1:])))
     if len(first_last) >= 2:
-        n = int(first_last[1] - first_last[0] + 1)
+        first, last = first_last[:2]
+        whole = all(math.isfinite(v) and v == int(v) for v in (first, last))
+        if not (whole and 2 <= last - first + 1 <= MAX_CHANNELS):
+            raise PigmentmapError(
+                f"'{path}': $DATA channels '{sections['DATA'][0].strip()[:40]}' must be two "
+                f"whole numbers first, last spanning 2 to {MAX_CHANNELS} channels"
+            )
+        n = int(last - first + 1)
         if len(values) < n:
             raise PigmentmapError(f"'{path}': $DATA promises {n} channels, holds {len(values)}")
         values = values[:n]
@@ -51,9 +67,10 @@ def read_spe(path: Path) -> RawCube:
 
 
 def _read_amptek(text: str, path: Path) -> RawCube:
-    start, end = text.find("<<DATA>>"), text.find("<<END>>")
+    start = text.find("<<DATA>>")
     if start < 0:
         raise PigmentmapError(f"'{path}': Amptek .mca without <<DATA>>")
+    end = text.find("<<END>>", start)
     values = np.array(numbers(text[start + 8 : end if end > 0 else None]))
     times: dict[str, float] = {}
     for line in text[:start].splitlines():
@@ -70,6 +87,10 @@ def _read_amptek(text: str, path: Path) -> RawCube:
         pairs = [p for p in pairs if len(p) == 2]
         if len(pairs) >= 2:
             ch, e = np.array(pairs).T
+            if not (np.isfinite(ch).all() and np.isfinite(e).all()):
+                raise PigmentmapError(f"'{path}': <<CALIBRATION>> holds a value that is not finite")
+            if np.ptp(ch) == 0:
+                raise PigmentmapError(f"'{path}': <<CALIBRATION>> points all at one channel")
             gain, offset = np.polyfit(ch, e, 1)
             axis = axis_from(offset, gain, len(values))
     return RawCube(as_cube(values), axis, "Amptek .mca", live, meta)
@@ -82,9 +103,16 @@ def _read_gsecars(text: str, path: Path) -> RawCube:
         k, sep, v = line.partition(":")
         if sep:
             fields[k.strip().upper()] = v
-    table = np.array([numbers(line) for line in data.splitlines() if numbers(line)])
-    if table.size == 0:
+    rows = [r for r in (numbers(line) for line in data.splitlines()) if r]
+    if not rows:
         raise PigmentmapError(f"'{path}': GSECARS .mca without data")
+    ragged = next((k for k, r in enumerate(rows) if len(r) != len(rows[0])), None)
+    if ragged is not None:
+        raise PigmentmapError(
+            f"'{path}': GSECARS data row {ragged + 1} has {len(rows[ragged])} values, "
+            f"row 1 {len(rows[0])}"
+        )
+    table = np.array(rows)
     counts = table.sum(axis=1)  # the detector elements summed
     offsets, slopes = numbers(fields.get("CAL_OFFSET", "")), numbers(fields.get("CAL_SLOPE", ""))
     axis = (
@@ -132,6 +160,8 @@ def _read_spec_mca(text: str, path: Path) -> RawCube:
     if not values:
         raise PigmentmapError(f"'{path}': no spectrum found")
     arr = np.array(values)
+    if calib is not None and len(calib) < 2:
+        raise PigmentmapError(f"'{path}': #@CALIB needs an offset and a gain, got {calib}")
     axis = (
         axis_from(calib[0], calib[1], len(arr), calib[2] if len(calib) > 2 else 0.0)
         if calib and calib[1] != 0
@@ -166,6 +196,21 @@ def read_mca(path: Path) -> RawCube:
     return _read_spec_mca(text, path)
 
 
+_SECONDS = re.compile(r"(.*?)\s*(?:s|secs?|seconds?)?", re.IGNORECASE)
+
+
+def _msa_seconds(fields: dict[str, str], key: str, path: Path) -> float | None:
+    """``#LIVETIME`` / ``#REALTIME`` in seconds (a unit ``s`` allowed), or None if absent."""
+    text = fields.get(key, "").strip()
+    if not text:
+        return None
+    m = _SECONDS.fullmatch(text)
+    try:
+        return as_float(m.group(1) if m else text, key)
+    except PigmentmapError:
+        raise PigmentmapError(f"'{path}': #{key} '{text[:40]}' is not a time in seconds") from None
+
+
 def read_msa(path: Path) -> RawCube:
     """EMSA/MAS .msa: ``#KEY : value`` header, then ``x, y`` pairs (or y alone), ``#ENDOFDATA``."""
     text = _text(path)
@@ -193,12 +238,12 @@ def read_msa(path: Path) -> RawCube:
     axis = None
     if "XPERCHAN" in fields and "OFFSET" in fields:
         axis = axis_from(
-            float(fields["OFFSET"]) * scale, float(fields["XPERCHAN"]) * scale, len(counts)
+            as_float(fields["OFFSET"], f"'{path}': #OFFSET") * scale,
+            as_float(fields["XPERCHAN"], f"'{path}': #XPERCHAN") * scale,
+            len(counts),
         )
-    live_s, real_s = (numbers(fields.get(k, "")) for k in ("LIVETIME", "REALTIME"))
-    live, meta = live_or_real(
-        live_s[0] if live_s else None, real_s[0] if real_s else None, path.name
-    )
+    live_s, real_s = (_msa_seconds(fields, k, path) for k in ("LIVETIME", "REALTIME"))
+    live, meta = live_or_real(live_s, real_s, path.name)
     return RawCube(as_cube(counts), axis, "EMSA .msa", live, meta)
 
 
@@ -215,6 +260,8 @@ def read_csv(path: Path) -> RawCube:
     table = np.array(rows)
     if width == 1:
         return RawCube(as_cube(table[:, 0]), None, "CSV")
+    if len(table) < 2:
+        raise PigmentmapError(f"'{path}': a spectrum needs at least 2 rows, found {len(table)}")
     e = table[:, 0]
     gain = float(np.median(np.diff(e)))
     return RawCube(as_cube(table[:, 1]), axis_from(float(e[0]), gain, len(e)), "CSV")
