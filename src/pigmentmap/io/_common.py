@@ -509,8 +509,8 @@ def _first_bad(counts: Any) -> tuple[int, ...] | None:
 def check_raw(raw: RawCube, name: str) -> RawCube:
     """Refuse a reader's result that is not a numeric, finite (H, W, C) cube with a sane live time.
 
-    Float cubes are scanned for NaN and infinities in blocks, so a memory-mapped or lazily read
-    cube is checked without being held in memory.
+    Float cubes held in memory are scanned for NaN and infinities; a memory-mapped or lazily read
+    cube is not read whole to be opened: its chunks are checked where they are used.
 
     Parameters
     ----------
@@ -544,7 +544,11 @@ def check_raw(raw: RawCube, name: str) -> RawCube:
         raise PigmentmapError(f"'{name}' holds no spectra (shape {shape})")
     if not 2 <= c <= MAX_CHANNELS:
         raise PigmentmapError(f"'{name}': a spectrum needs 2 to {MAX_CHANNELS} channels, got {c}")
-    bad = _first_bad(counts)
+    # A cube in memory is scanned now; a memory-mapped or lazily read one is not read whole just
+    # to open it (``info`` on a 50 GB scan reads headers only): every chunk that is used later is
+    # checked there (``check_counts`` in the element fit and the model's preprocessing).
+    in_memory = isinstance(counts, np.ndarray) and not isinstance(counts, np.memmap)
+    bad = _first_bad(counts) if in_memory else None
     if bad is not None:
         raise PigmentmapError(
             f"'{name}': the counts hold NaN or infinite values (first at pixel {bad[:2]}, "
