@@ -230,6 +230,19 @@ def mockup_design(
     )
 
 
+def weighted_choice(rng: np.random.Generator, weights: dict[str, float]) -> str:
+    """One key of ``weights``, drawn with probability proportional to its weight.
+
+    Examples
+    --------
+    >>> weighted_choice(np.random.default_rng(0), {"chalk": 1.0, "gypsum": 0.0})
+    'chalk'
+    """
+    keys = list(weights)
+    p = np.array([weights[k] for k in keys], dtype=float)
+    return keys[int(rng.choice(len(keys), p=p / p.sum()))]
+
+
 def mixture_fractions(rng: np.random.Generator, k: int, *, min_fraction: float) -> np.ndarray:
     """``k`` mass fractions summing to 1, each >= ``min_fraction``: the floor plus a Dirichlet
     share (concentration 0.3, 1 or 3: from one dominant pigment to even mixtures).
@@ -275,14 +288,12 @@ def mixtures_design(
         raise PigmentmapError("a mixtures design needs n >= 1")
     rng = np.random.default_rng(seed)
     names = tuple(library[p].name for p in pigments)
-    grounds = list(MIXTURE_GROUNDS)
-    p_ground = np.array(list(MIXTURE_GROUNDS.values()))
     stacks, labels = [], []
     for _ in range(n):
         binder_fraction = float(rng.uniform(0.1, 0.4))
         b = library["linseed_oil"]
         ground = Layer(
-            ((library[grounds[rng.choice(len(grounds), p=p_ground / p_ground.sum())]], 1.0),),
+            ((library[weighted_choice(rng, MIXTURE_GROUNDS)], 1.0),),
             float(rng.uniform(100, 300)),
             b,
             binder_fraction,

@@ -39,7 +39,13 @@ import numpy as np
 
 from pigmentmap.core.axis import EnergyAxis
 from pigmentmap.core.errors import PigmentmapError
-from pigmentmap.datasets.designs import PAPER_LABELS, Design, labels_of, mixture_fractions
+from pigmentmap.datasets.designs import (
+    PAPER_LABELS,
+    Design,
+    labels_of,
+    mixture_fractions,
+    weighted_choice,
+)
 from pigmentmap.instruments.instrument import Detector, Filter, Geometry, Instrument, Tube
 from pigmentmap.materials.library import PigmentLibrary
 from pigmentmap.materials.pigment import Pigment
@@ -196,9 +202,7 @@ def _ground(
     library: PigmentLibrary, rng: np.random.Generator, binder: Pigment | None, bf: float
 ) -> tuple[list[Layer], bool]:
     """Ground layers (top to bottom) and whether the painting is a fresco (no binder)."""
-    names = list(GROUNDS)
-    p = np.array(list(GROUNDS.values()))
-    kind = names[int(rng.choice(len(names), p=p / p.sum()))]
+    kind = weighted_choice(rng, GROUNDS)
     sr, fe = library["trace_strontium"], library["trace_iron"]
 
     def natural(name: str) -> list[tuple[Pigment, float]]:
@@ -296,11 +300,9 @@ def universal_design(
         raise PigmentmapError(f"scattering angles {scattering_deg} outside 40-160 degrees")
     rng = np.random.default_rng(seed)
     palette = tuple(library[p].name for p in pigments)
-    binders = list(BINDERS)
-    p_binder = np.array(list(BINDERS.values()))
     stacks, labels = [], []
     for _ in range(n):
-        binder = library[binders[int(rng.choice(len(binders), p=p_binder / p_binder.sum()))]]
+        binder = library[weighted_choice(rng, BINDERS)]
         bf = float(rng.uniform(0.1, 0.4))
         ground, fresco = _ground(library, rng, binder, bf)
         paint_binder, paint_bf = (None, 0.0) if fresco else (binder, bf)

@@ -117,6 +117,8 @@ class ElementMaps:
     hidden : (H, W, E) bool, optional
         Where a value was set to 0 by one of those rules (a tube line, a scatter peak or the
         pixel's own sum peaks under its main peak): not measured there, rather than absent.
+    sum_spectrum : (C,) float, optional
+        The sum of all pixels' counts (gathered in the fit's own pass over the cube).
     """
 
     values: np.ndarray
@@ -125,6 +127,7 @@ class ElementMaps:
     units: str = "counts"
     flags: dict[str, str] = field(default_factory=dict)
     hidden: np.ndarray | None = None
+    sum_spectrum: np.ndarray | None = None
 
 
 def reference_spectra(
@@ -608,10 +611,12 @@ def fit_elements(
     values = np.zeros((h, w, len(principal)))
     significance = np.zeros_like(values)
     hidden_all = np.zeros(values.shape, dtype=bool)
+    total = np.zeros(c)
     bar = tqdm(total=h, disable=not progress, unit="rows", desc="fit elements")
     for r0, r1 in _row_chunks(h, w, c, budget_mb):
         block = np.asarray(counts[r0:r1], dtype=np.float64)
         check_counts(block, what="cube")
+        total += block.reshape(-1, c).sum(axis=0)
         background = _background(block, half_window=half, smooth_channels=smooth)
         background = background.reshape(-1, c)[:, window]
         net = block.reshape(-1, c)[:, window] - background
@@ -646,7 +651,9 @@ def fit_elements(
             values[..., k][hidden] = 0.0
             significance[..., k][hidden] = 0.0
             hidden_all[..., k] |= hidden
-    return ElementMaps(values, tuple(families), significance, flags=flags, hidden=hidden_all)
+    return ElementMaps(
+        values, tuple(families), significance, flags=flags, hidden=hidden_all, sum_spectrum=total
+    )
 
 
 def write_element_file(path: str | Path, maps: ElementMaps, *, source: str) -> Path:

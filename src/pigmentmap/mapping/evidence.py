@@ -242,3 +242,58 @@ def gate_summary_text(rule: dict[str, Any]) -> str:
         "Pigments without an element XRF can check in air (ultramarine, lakes, carbon) are not "
         "checked."
     )
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Pigment maps checked against the element fit (what ``map`` and ``identify`` report).
+
+    Attributes
+    ----------
+    prob : (H, W, K) the reported probabilities (calibrated; gated unless asked not to)
+    evidence : Evidence
+    elements : the element maps of the fit (:class:`~pigmentmap.mapping.elements.ElementMaps`)
+    groups : (H, W, G) look-alike group probabilities
+    posterior : the card's :class:`~pigmentmap.evaluate.posterior.Posterior`
+    notes : one line per claim the gate capped (or would have)
+    """
+
+    prob: np.ndarray
+    evidence: Evidence
+    elements: Any
+    groups: np.ndarray
+    posterior: Any
+    notes: list[str]
+
+
+def assess(
+    maps: Any,
+    counts: Any,
+    axis: Any,
+    instrument: Any,
+    *,
+    elements: tuple[str, ...],
+    evidence_gate: bool = True,
+    progress: bool = False,
+) -> Assessment:
+    """Fit the elements of ``counts`` (every key element of the model's classes added), check
+    each claim of ``maps`` (:class:`~pigmentmap.mapping.pigments.PigmentMaps`) against them,
+    gate, and give the look-alike groups' probabilities.
+
+    Examples
+    --------
+    >>> assess  # doctest: +ELLIPSIS
+    <function assess at ...>
+    """
+    from pigmentmap.evaluate.posterior import Posterior
+    from pigmentmap.mapping.elements import fit_elements
+
+    post = Posterior.from_card(maps.model_card)
+    fitted = fit_elements(
+        counts, axis, instrument, elements=evidence_elements(maps.names, elements),
+        progress=progress,
+    )  # fmt: skip
+    ev = evidence(maps.names, fitted.significance, fitted.names, hidden=fitted.hidden)
+    prob = gate(maps.prob, ev.support) if evidence_gate else maps.prob
+    notes = gate_summary(maps.prob, ev, maps.names, gated=evidence_gate)
+    return Assessment(prob, ev, fitted, post.group_probabilities(prob), post, notes)

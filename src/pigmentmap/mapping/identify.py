@@ -17,15 +17,8 @@ import numpy as np
 
 from pigmentmap.core.spectrum import Cube
 from pigmentmap.instruments.instrument import Instrument
-from pigmentmap.mapping.elements import DEFAULT_ELEMENTS, fit_elements
-from pigmentmap.mapping.evidence import (
-    SUPPORTED,
-    UNCHECKED,
-    UNSUPPORTED,
-    evidence,
-    evidence_elements,
-    gate,
-)
+from pigmentmap.mapping.elements import DEFAULT_ELEMENTS
+from pigmentmap.mapping.evidence import SUPPORTED, UNCHECKED, UNSUPPORTED, assess
 
 _SUPPORT_WORDS = {SUPPORTED: "detected", UNSUPPORTED: "NOT detected", UNCHECKED: "cannot check"}
 
@@ -71,21 +64,17 @@ def identify(
     <function identify at ...>
     """
     from pigmentmap.evaluate.layers import LAYER_NAMES, layer_calls
-    from pigmentmap.evaluate.posterior import Posterior
     from pigmentmap.mapping.pigments import pigment_maps
 
     h, w, c = cube.shape
     total = np.asarray(cube.counts, dtype=np.float64).reshape(-1, c).sum(axis=0)
     one = Cube(total.reshape(1, 1, c), cube.axis)
     maps = pigment_maps(one, model)
-    post = Posterior.from_card(maps.model_card)
+    judged = assess(maps, one.counts, one.axis, instrument, elements=elements,
+                    evidence_gate=evidence_gate)  # fmt: skip
+    post, fit, ev, prob = judged.posterior, judged.elements, judged.evidence, judged.prob
     names = maps.names
-    fit = fit_elements(
-        one.counts, one.axis, instrument, elements=evidence_elements(names, elements)
-    )
-    ev = evidence(names, fit.significance, fit.names, hidden=fit.hidden)
-    prob = gate(maps.prob, ev.support) if evidence_gate else maps.prob
-    groups = post.group_probabilities(prob)[0, 0]
+    groups = judged.groups[0, 0]
     group_of = {m: g for g, grp in enumerate(post.groups) for m in grp.members}
     raw = maps.raw if maps.raw is not None else maps.prob
     rows = []

@@ -28,17 +28,9 @@ from pigmentmap.instruments.instrument import Instrument
 from pigmentmap.mapping.elements import (
     COINCIDENT_SIGNIFICANCE,
     DEFAULT_ELEMENTS,
-    fit_elements,
     fitted_components,
 )
-from pigmentmap.mapping.evidence import (
-    DETECTED_SIGMA,
-    UNSUPPORTED_CAP,
-    evidence,
-    evidence_elements,
-    gate,
-    gate_summary,
-)
+from pigmentmap.mapping.evidence import DETECTED_SIGMA, UNSUPPORTED_CAP, assess
 from pigmentmap.mapping.pigments import bin_cube, check_cube, pigment_maps
 from pigmentmap.mapping.results import RESULTS, write_results
 
@@ -150,30 +142,32 @@ def run_map(
     :mod:`pigmentmap.mapping.evidence`); ``log`` receives one line per notice (what the model
     lacks, what the gate capped).
     """
-    from pigmentmap.evaluate.posterior import Posterior
 
     say = log or (lambda _line: None)
     out = Path(out)
     check_results_folder(out, overwrite=overwrite)
     check_cube(cube)
     maps = pigment_maps(cube, model, binning=binning, progress=progress)
-    post = Posterior.from_card(maps.model_card)
+    counts = bin_cube(cube.counts, binning) if binning > 1 else cube.counts
+    judged = assess(maps, counts, cube.axis, instrument, elements=elements,
+                    evidence_gate=evidence_gate, progress=progress)  # fmt: skip
+    post, element, ev, prob, groups = (
+        judged.posterior,
+        judged.elements,
+        judged.evidence,
+        judged.prob,
+        judged.groups,
+    )
     if post.missing:
         say(
             f"the model has no {', no '.join(post.missing)} (made before them; see pigmentmap calibrate)"
         )
-    counts = bin_cube(cube.counts, binning) if binning > 1 else cube.counts
-    elements = evidence_elements(maps.names, elements)
-    element = fit_elements(counts, cube.axis, instrument, elements=elements, progress=progress)
-    ev = evidence(maps.names, element.significance, element.names, hidden=element.hidden)
-    prob = gate(maps.prob, ev.support) if evidence_gate else maps.prob
-    for line in gate_summary(maps.prob, ev, maps.names, gated=evidence_gate):
+    for line in judged.notes:
         say(line)
-    groups = post.group_probabilities(prob)
-    total = np.zeros(cube.axis.n_channels)
-    for r0 in range(0, counts.shape[0], 64):
-        total += np.asarray(counts[r0 : r0 + 64], dtype=np.float64).sum(axis=(0, 1))
-    components, component_names = fitted_components(total, cube.axis, instrument, elements=elements)
+    total = element.sum_spectrum
+    components, component_names = fitted_components(
+        total, cube.axis, instrument, elements=element.names
+    )
     truth = read_truth(scan)
     if truth is not None and binning > 1:
         t = truth["pigment_maps"]
