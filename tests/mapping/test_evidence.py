@@ -99,3 +99,22 @@ def test_the_fit_marks_where_it_hid_an_element_under_the_pixels_own_sum_peaks():
     assert not maps.hidden[0, 0, maps.names.index("Pb")]
     ev = evidence(["cadmium_yellow"], maps.significance, maps.names, hidden=maps.hidden)
     assert ev.support[0, 0, 0] == UNCHECKED  # the fit could not tell
+
+
+def test_many_unsupported_claims_suggest_recalibrating():
+    from types import SimpleNamespace
+
+    from pigmentmap.instruments import load_instrument
+    from pigmentmap.mapping.elements import reference_spectra
+    from pigmentmap.mapping.evidence import assess
+
+    inst = load_instrument("elio")
+    refs, names = reference_spectra(inst, ("Hg", "Pb"), inst.axis)
+    cube = np.broadcast_to(2e4 * refs[names.index("Pb L")] + 2.0, (2, 2, inst.axis.n_channels))
+    card = {"label_names": ["vermilion", "lead_white"]}
+    claims = SimpleNamespace(model_card=card, names=("vermilion", "lead_white"),
+                             prob=np.full((2, 2, 2), 0.9, dtype=np.float32))  # fmt: skip
+    judged = assess(claims, cube, inst.axis, inst, elements=("Hg", "Pb"))
+    assert judged.prob[..., 0].max() <= UNSUPPORTED_CAP  # no Hg: vermilion capped
+    assert judged.prob[..., 1].min() == pytest.approx(0.9)  # Pb is there
+    assert "rerun with --recalibrate" in judged.notes[-1]
