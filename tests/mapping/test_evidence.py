@@ -9,6 +9,7 @@ from pigmentmap.mapping.evidence import (
     UNCHECKED,
     UNSUPPORTED,
     UNSUPPORTED_CAP,
+    GateTally,
     evidence,
     evidence_elements,
     gate,
@@ -69,10 +70,30 @@ def test_summary_names_the_missing_element_and_the_share_of_pixels():
     sig[0, 0, 0] = 10.0
     ev = evidence(["vermilion"], sig, ("Hg",))
     lines = gate_summary(np.full((2, 2, 1), 0.9), ev, ["vermilion"])
-    assert lines == [
+    assert lines[0] == (
         "vermilion: claimed on 75.0 % of pixels without Hg detected at 3 sigma; capped at 0.25 there"
-    ]
+    )
+    assert len(lines) == 2 and "--recalibrate" in lines[1]  # 75 % of pixels: widespread
     assert "not capped" in gate_summary(np.full((2, 2, 1), 0.9), ev, ["vermilion"], gated=False)[0]
+
+
+def test_tallies_of_blocks_add_up_to_the_tally_of_the_whole():
+    rng = np.random.default_rng(3)
+    sig = rng.uniform(0, 6, size=(6, 5, 3))  # Pb, Cr, Hg
+    names = ["chrome_yellow", "vermilion"]
+    prob = rng.uniform(0, 1, size=(6, 5, 2))
+
+    def tally(r0: int, r1: int) -> GateTally:
+        return GateTally.of(prob[r0:r1], evidence(names, sig[r0:r1], ("Pb", "Cr", "Hg")), names)
+
+    whole = tally(0, 6)
+    total = tally(0, 2) + tally(2, 3) + tally(3, 6)
+    assert total.pixels == whole.pixels == 30
+    assert total.unsupported.tolist() == whole.unsupported.tolist()
+    assert total.lacking.tolist() == whole.lacking.tolist()
+    assert total.any_unsupported == whole.any_unsupported > 0
+    back = GateTally.from_arrays(total.to_arrays())
+    assert back.lacking.tolist() == total.lacking.tolist() and back.pixels == 30
 
 
 def test_every_key_element_is_added_to_the_fit():

@@ -149,8 +149,9 @@ def open_cube_from_args(args: argparse.Namespace, *, allow_uncalibrated: bool = 
     )
 
 
-def open_scan(args: argparse.Namespace):
-    """Open the scan; with ``--recalibrate``, refine its calibration and print the residuals."""
+def open_scan(args: argparse.Namespace, *, notes: list[str] | None = None):
+    """Open the scan; with ``--recalibrate``, refine its calibration and print the residuals
+    (the warnings and the new calibration also go into ``notes`` when given)."""
     import warnings
     from dataclasses import replace
 
@@ -162,17 +163,20 @@ def open_scan(args: argparse.Namespace):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         found = recalibrate(cube)
+    kept = notes if notes is not None else []
     for w in caught:
         print(f"pigmentmap: warning: {w.message}", file=sys.stderr)
+        kept.append(str(w.message))
     if found.calibration is not None:
         cal = found.calibration
         shifts = ", ".join(f"{s:+.0f} eV at {e:g} keV" for e, s in found.shift_ev_at.items())
-        print(
+        line = (
             f"recalibrated from {len(cal.peaks)} peaks: E = {found.axis.offset_kev:.5f} + "
             f"{found.axis.gain_kev:.6f} * ch keV (shift {shifts}); RMS residual "
-            f"{cal.rms_ev():.1f} eV over 3-15 keV",
-            file=sys.stderr,
+            f"{cal.rms_ev():.1f} eV over 3-15 keV"
         )
+        print(line, file=sys.stderr)
+        kept.append(line)
         print(cal.residual_table(), file=sys.stderr)
         cube = replace(cube, axis=found.axis, meta={**cube.meta, "calibration": "recalibrated"})
     return cube

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +42,22 @@ def _cmd_map(args: argparse.Namespace) -> int:
     check_results_folder(Path(args.out), overwrite=args.overwrite)
     if args.binning < 1:
         raise PigmentmapError("--binning must be >= 1")
+    if args.workers is not None and args.scheduler is not None:
+        raise PigmentmapError("give --workers (a local Dask cluster) or --scheduler, not both")
     instrument = load_instrument(args.instrument)
-    cube = open_scan(args)
+    notes: list[str] = []  # the reader's and the recalibration's notices, kept for the report
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cube = open_scan(args, notes=notes)
+    for w in caught:
+        print(f"pigmentmap: warning: {w.message}", file=sys.stderr)
+        notes.append(str(w.message))
+    size = args.pixel_size_mm if args.pixel_size_mm is not None else cube.meta.get("pixel_size_mm")
     path = run_map(
         args.file, cube, model=args.model or DEFAULT_MODEL, out=args.out, instrument=instrument,
         binning=args.binning, elements=_elements_option(args.elements), overwrite=args.overwrite,
         evidence_gate=not args.no_evidence_gate, log=lambda line: print(f"note: {line}"),
+        workers=args.workers, scheduler=args.scheduler, pixel_size_mm=size, notes=notes,
     )  # fmt: skip
     print(f"wrote {path / 'maps.h5'} and PNGs; next: pigmentmap report {path}")
     return 0
@@ -152,7 +164,9 @@ def register(sub: Any) -> None:
     mp = sub.add_parser(
         "map",
         help="pigment maps and element maps of a scan",
-        epilog="Example: pigmentmap map scan.h5 --out results/ [--model universal] [--binning 2]",
+        epilog="Example: pigmentmap map scan.h5 --out results/ [--model universal] [--binning 2] "
+        "[--workers 2]. A killed run continues where it stopped when started again with the "
+        "same arguments.",
     )
     add_reader_options(mp)
     mp.add_argument("--out", required=True, help="results folder")
@@ -164,6 +178,21 @@ def register(sub: Any) -> None:
         help="sum NxN pixels first (noisy fast scans)",
     )
     mp.add_argument("--overwrite", action="store_true", help="replace existing results")
+    mp.add_argument(
+        "--pixel-size-mm",
+        type=number(float, lo=0, hi=1e4, lo_open=True),
+        help="the scan's pixel size, for scale bars (default: from the file where it says)",
+    )
+    mp.add_argument(
+        "--workers",
+        type=number(int, lo=1, hi=1024),
+        help="map on a local Dask cluster of N processes (default: in this process)",
+    )
+    mp.add_argument(
+        "--scheduler",
+        help="map on an existing Dask cluster, e.g. tcp://host:8786 (started with 'dask "
+        "scheduler' and 'dask worker ADDRESS'; the workers need pigmentmap)",
+    )
     mp.set_defaults(func=_cmd_map)
 
     idf = sub.add_parser(

@@ -38,9 +38,9 @@ class FitWarning(UserWarning):
     """A value of the profile could not be fitted and was taken from the starting profile."""
 
 
-def sum_spectrum(counts: Any, *, rows_per_chunk: int = 64) -> np.ndarray:
-    """Sum over all pixels of an (H, W, C) array, reading rows in chunks (memory maps stay
-    small).
+def sum_spectrum(counts: Any, *, block_mb: float = 32.0) -> np.ndarray:
+    """Sum over all pixels of an (H, W, C) array, reading blocks of rows of about ``block_mb``
+    (memory-mapped and lazily read cubes stay small).
 
     Examples
     --------
@@ -48,11 +48,12 @@ def sum_spectrum(counts: Any, *, rows_per_chunk: int = 64) -> np.ndarray:
     >>> sum_spectrum(np.ones((3, 2, 4))).tolist()
     [6.0, 6.0, 6.0, 6.0]
     """
-    h = counts.shape[0]
-    total = np.zeros(counts.shape[-1])
-    for r0 in range(0, h, rows_per_chunk):
-        block = np.asarray(counts[r0 : r0 + rows_per_chunk], dtype=np.float64)
-        total += block.reshape(-1, block.shape[-1]).sum(axis=0)
+    h, w, c = (int(n) for n in counts.shape)
+    rows = max(1, int(block_mb * 1e6 // (8 * max(1, w) * max(1, c))))
+    total = np.zeros(c)
+    for r0 in range(0, h, rows):
+        block = np.asarray(counts[r0 : r0 + rows], dtype=np.float64)
+        total += block.reshape(-1, c).sum(axis=0)
     return total
 
 

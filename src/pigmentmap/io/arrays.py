@@ -28,6 +28,7 @@ from pigmentmap.io._common import (
     regular_size,
     size_text,
 )
+from pigmentmap.io.lazy import LazyRows
 
 _NPY_MAGIC = b"\x93NUMPY"
 
@@ -164,7 +165,7 @@ def parse_rpl(path: Path) -> dict[str, str]:
     return out
 
 
-class RawRows:
+class RawRows(LazyRows):
     """A (height, width, depth) ``.raw`` cube read row by row on demand.
 
     Unlike a memory map, pages read once do not stay resident, so peak memory is set by the
@@ -175,8 +176,8 @@ class RawRows:
     def __init__(
         self, path: Path, dtype: np.dtype, shape: tuple[int, int, int], offset: int
     ) -> None:
-        self.path, self.dtype, self.shape, self.offset = path, dtype, shape, offset
-        self.ndim = 3
+        super().__init__(shape, dtype)
+        self.path, self.offset = path, offset
 
     def _read(self, r0: int, r1: int) -> np.ndarray:
         _, w, d = self.shape
@@ -185,23 +186,6 @@ class RawRows:
             f.seek(self.offset + r0 * w * d * self.dtype.itemsize)
             data = np.fromfile(f, dtype=self.dtype, count=n)
         return data.reshape(max(0, r1 - r0), w, d)
-
-    def __getitem__(self, key: object) -> np.ndarray:
-        rows = key[0] if isinstance(key, tuple) else key
-        rest = key[1:] if isinstance(key, tuple) else ()
-        if isinstance(rows, int | np.integer):
-            r = int(rows) + (self.shape[0] if rows < 0 else 0)
-            block = self._read(r, r + 1)[0]
-        elif isinstance(rows, slice):
-            r0, r1, step = rows.indices(self.shape[0])
-            block = self._read(r0, r1)[::step]
-        else:
-            raise TypeError("RawRows takes a row index or a slice of rows")
-        return block[rest] if rest else block
-
-    def __array__(self, dtype: np.dtype | None = None, copy: bool | None = None) -> np.ndarray:
-        a = self._read(0, self.shape[0])
-        return a.astype(dtype) if dtype is not None else a
 
 
 def _rpl_int(

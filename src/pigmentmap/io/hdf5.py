@@ -26,6 +26,7 @@ from pigmentmap.io._common import (
     run_isolated,
     size_text,
 )
+from pigmentmap.io.lazy import LazyRows
 
 _PREFERRED = ("counts", "data", "spectra", "mca", "cube")
 _SMALL = 64 * 2**20
@@ -121,9 +122,9 @@ def _candidates(f: h5py.File) -> list[str]:
     return sorted(pool, key=rank)
 
 
-def _check(ds: h5py.Dataset, path: Path, where: str) -> None:
+def _check(ds: h5py.Dataset, path: Path, where: str, *, whole: bool = True) -> None:
     """Refuse a dataset that is not numeric, keeps its data outside the file, or declares far
-    more than it stores or than the memory holds; walk its chunk index."""
+    more than it stores (or, read ``whole``, than the memory holds); walk its chunk index."""
     if ds.is_virtual:
         raise PigmentmapError(f"{where} is a virtual dataset: its data lie in other files")
     if ds.external:
@@ -147,7 +148,8 @@ def _check(ds: h5py.Dataset, path: Path, where: str) -> None:
             raise PigmentmapError(
                 f"{where}: its data run past the end of the file ({size_text(size)}): truncated"
             )
-    check_alloc(nbytes, f"{where} {shape}")
+    if whole:
+        check_alloc(nbytes, f"{where} {shape}")
     if ds.chunks is not None and hasattr(ds.id, "get_num_chunks"):
         ds.id.get_num_chunks()  # walks the chunk index, as reading will
 
@@ -241,7 +243,7 @@ def _plan(path: Path, dataset: str | None, channel_axis: int | None) -> dict[str
         )
         if not -ds.ndim <= axis_k < ds.ndim:
             raise PigmentmapError(f"--channel-axis {axis_k} is out of range for shape {ds.shape}")
-        _check(ds, path, where)
+        _check(ds, path, where, whole=ds.ndim != 3)  # a cube is read block by block
         n_ch = shape[axis_k]
         objs = (ds, f)
         live = None
@@ -261,7 +263,13 @@ def _plan(path: Path, dataset: str | None, channel_axis: int | None) -> dict[str
             )
         elif energy is not None and len(energy) == n_ch:
             axis = axis_from(float(energy[0]), float(energy[1] - energy[0]), n_ch)
-    return {"dataset": dataset, "shape": shape, "axis_k": axis_k, "axis": axis, "live": live}
+        size = _attr(objs, ("pixel_size_mm",), where)
+        pixel_mm = None
+        if size is not None:
+            value = as_float(size[1], f"{where}: attribute 'pixel_size_mm'")
+            pixel_mm = value if value > 0 else None
+    return {"dataset": dataset, "shape": shape, "axis_k": axis_k, "axis": axis, "live": live,
+            "dtype": str(ds.dtype), "pixel_size_mm": pixel_mm, "chunks": ds.chunks}  # fmt: skip
 
 
 def read_hdf5(
@@ -286,13 +294,66 @@ def read_hdf5(
         what=f"'{path}'",
         library="HDF5 library",
     )
+    meta: dict[str, Any] = {"dataset": plan["dataset"], "channel_axis": plan["axis_k"]}
+    if plan["pixel_size_mm"] is not None:
+        meta["pixel_size_mm"] = plan["pixel_size_mm"]
+    if len(plan["shape"]) == 3:  # read block by block of rows when used
+        rows = HDF5Rows(path, plan["dataset"], plan["shape"], plan["axis_k"], plan["dtype"],
+                        chunks=plan["chunks"])  # fmt: skip
+        return RawCube(rows, plan["axis"], "HDF5 (read in blocks of rows)", plan["live"], meta)
     with h5py.File(path, "r") as f:
         data = np.asarray(f[plan["dataset"]][()])
     if data.shape != plan["shape"]:
         raise PigmentmapError(f"'{path}:{plan['dataset']}' changed while it was read")
-    meta = {"dataset": plan["dataset"], "channel_axis": plan["axis_k"]}
     data = np.moveaxis(data, plan["axis_k"], -1)
     return RawCube(as_cube(data), plan["axis"], "HDF5", plan["live"], meta)
+
+
+class HDF5Rows(LazyRows):
+    """A 3-D HDF5 dataset seen as (height, width, channels), read block by block of rows.
+
+    The channel axis may be any of the three; the other two, in order, are the rows and the
+    columns. The file is opened for each read and closed after it (a file kept open would be
+    read through the library's stale view if it were replaced meanwhile); ``rows_per_chunk``
+    tells how many rows a stored chunk spans, so that blocks of rows can follow the chunks
+    instead of inflating a chunk once per row.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "c.h5"
+    >>> with h5py.File(p, "w") as f:
+    ...     f["counts"] = np.arange(24.0).reshape(4, 2, 3)  # channels, rows, columns
+    >>> rows = HDF5Rows(p, "counts", (4, 2, 3), 0, "float64")
+    >>> rows.shape, rows[1].tolist()
+    ((2, 3, 4), [[6.0, 12.0, 18.0], [7.0, 13.0, 19.0], [8.0, 14.0, 20.0]])
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        dataset: str,
+        shape: tuple[int, ...],
+        channel_axis: int,
+        dtype: Any,
+        *,
+        chunks: tuple[int, ...] | None = None,
+    ) -> None:
+        k = channel_axis % 3
+        self.order = [d for d in range(3) if d != k] + [k]
+        super().__init__((shape[self.order[0]], shape[self.order[1]], shape[k]), np.dtype(dtype))
+        self.path, self.dataset, self.source_shape = Path(path), dataset, tuple(shape)
+        self.rows_per_chunk = int(chunks[self.order[0]]) if chunks else 1
+
+    def _read(self, r0: int, r1: int) -> np.ndarray:
+        with h5py.File(self.path, "r") as f:
+            ds = f[self.dataset]
+            if tuple(ds.shape) != self.source_shape:
+                raise PigmentmapError(f"'{self.path}:{self.dataset}' changed while it was read")
+            index: list[slice] = [slice(None)] * 3
+            index[self.order[0]] = slice(r0, r1)
+            block = np.asarray(ds[tuple(index)])
+        return np.transpose(block, self.order)  # (rows, columns, channels)
 
 
 def _channel_axis(shape: tuple[int, ...], energy_len: int | None) -> int:

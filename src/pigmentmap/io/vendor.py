@@ -30,8 +30,10 @@ from pigmentmap.io._common import (
     one_line,
     open_regular,
     regular_size,
+    run_isolated,
     size_text,
 )
+from pigmentmap.io.lazy import LazyRows
 
 MAX_SPX_BYTES = 64 * 2**20
 """The largest ``.spx`` (an XML spectrum, normally well under 1 MB) handed to rosettasciio."""
@@ -71,8 +73,28 @@ def _check_bcf(path: Path) -> None:
     check_alloc(h * w * n * itemsize, f"'{path}' ({h} x {w} pixels x {n} channels)")
 
 
+BCF_SECONDS = 4.0
+"""The time a ``.bcf`` read may take, plus one second per :data:`BCF_BYTES_PER_SECOND`."""
+BCF_BYTES_PER_SECOND = 5 * 2**20
+
+
 def read_bruker(path: Path) -> RawCube:
-    """Bruker .spx spectra and .bcf hypermaps via rosettasciio (the EDS/XRF signal)."""
+    """Bruker .spx spectra and .bcf hypermaps via rosettasciio (the EDS/XRF signal).
+
+    A ``.bcf`` is decoded by rosettasciio's compiled reader, which can crash or loop on a
+    corrupt file: it is read in a child process (:func:`~pigmentmap.io._common.run_isolated`)
+    given :data:`BCF_SECONDS` plus a second per 5 MB. It is read whole: its pixels are one
+    compressed stream (rosettasciio's lazy mode holds the whole hypermap in one chunk too), so a
+    hypermap that does not fit in memory is refused before it is decoded.
+    """
+    if path.suffix.lower() == ".bcf":
+        seconds = BCF_SECONDS + regular_size(path) / BCF_BYTES_PER_SECOND
+        return run_isolated(_read_bruker, path, seconds=seconds, what=f"'{path}'",
+                            library="Bruker .bcf reader (rosettasciio)")  # fmt: skip
+    return _read_bruker(path)
+
+
+def _read_bruker(path: Path) -> RawCube:
     from rsciio.bruker import file_reader
 
     size = regular_size(path)
@@ -107,7 +129,18 @@ def read_bruker(path: Path) -> RawCube:
     if "LifeTime" in hw:
         ms = as_float(hw["LifeTime"], f"'{path}': LifeTime")
         live = check_time(ms / 1000.0, "live time (LifeTime)", str(path))
-    return RawCube(counts, axis, "Bruker (rosettasciio)", live)
+    meta: dict[str, Any] = {}
+    if counts.shape[0] * counts.shape[1] > 1 and len(item["axes"]) == 3:
+        scale = {"µm": 1e-3, "um": 1e-3, "mm": 1.0, "nm": 1e-6}.get(
+            str(item["axes"][1].get("units")), None
+        )
+        try:
+            step = float(item["axes"][1].get("scale")) * scale if scale else None
+        except (TypeError, ValueError):
+            step = None
+        if step is not None and math.isfinite(step) and step > 0:
+            meta["pixel_size_mm"] = step
+    return RawCube(counts, axis, "Bruker (rosettasciio)", live, meta)
 
 
 _EDF_END = re.compile(rb"}\r?\n")
@@ -296,7 +329,9 @@ def scan_edf(path: Path) -> list[tuple[int, ...]]:
 def read_edf(path: Path) -> RawCube:
     """EDF (ESRF data format): frames of (width, channels) rows, or one 2-D/3-D array.
 
-    The headers are checked first (:func:`scan_edf`); then fabio reads the data.
+    The headers are checked first (:func:`scan_edf`); then fabio reads the data: a stack of
+    frames (one per row of the scan) frame by frame when used (:class:`EdfRows`), a single frame
+    at once.
     """
     from fabio.edfimage import EdfImage
 
@@ -306,22 +341,45 @@ def read_edf(path: Path) -> RawCube:
             img.read(str(path))
             if img.nframes != len(shapes):
                 raise ValueError(f"fabio found {img.nframes} frames, the headers {len(shapes)}")
-            frames = (
-                [np.asarray(img.getframe(k).data) for k in range(img.nframes)]
-                if img.nframes > 1
-                else [np.asarray(img.data)]
-            )
             header = dict(img.header)
+            first = np.asarray(img.data)
+            frames = [first] if img.nframes == 1 else None
     except Exception as err:  # fabio raises many kinds
         raise PigmentmapError(f"cannot read EDF file '{path}': {one_line(err)}") from None
-    stack = np.stack(frames) if len(frames) > 1 else frames[0]
-    if stack.ndim == 2 and len(frames) == 1:
-        stack = stack.reshape(1, *stack.shape)
+    counts: Any
+    if frames is None:  # one frame per row, read when used
+        counts = EdfRows(path, (len(shapes), *first.shape), first.dtype)
+    else:
+        counts = first.reshape(1, *first.shape) if first.ndim == 2 else first
+        counts = as_cube(counts)
     axis = None
     if "MCA a" in header and "MCA b" in header:
         axis = axis_from(
             as_float(header["MCA a"], f"'{path}': MCA a"),
             as_float(header["MCA b"], f"'{path}': MCA b"),
-            stack.shape[-1],
+            counts.shape[-1],
         )
-    return RawCube(as_cube(stack), axis, "EDF (fabio)")
+    reader = "EDF (fabio, frame by frame)" if frames is None else "EDF (fabio)"
+    return RawCube(counts, axis, reader)
+
+
+class EdfRows(LazyRows):
+    """An EDF stack of (width, channels) frames seen as (frames, width, channels), the frames
+    of the rows asked for read on demand (fabio reads a frame's data only when asked)."""
+
+    def __init__(self, path: Path, shape: tuple[int, ...], dtype: Any) -> None:
+        super().__init__((shape[0], shape[1], shape[2]), np.dtype(dtype))
+        self.path = path
+
+    def _read(self, r0: int, r1: int) -> np.ndarray:
+        from fabio.edfimage import EdfImage
+
+        out = np.empty((max(0, r1 - r0), *self.shape[1:]), dtype=self.dtype)
+        try:
+            with _quiet("fabio"), EdfImage() as img:
+                img.read(str(self.path))
+                for k in range(r0, r1):
+                    out[k - r0] = np.asarray(img.getframe(k).data)
+        except Exception as err:  # fabio raises many kinds
+            raise PigmentmapError(f"cannot read EDF file '{self.path}': {one_line(err)}") from None
+        return out

@@ -529,6 +529,134 @@ def _row_chunks(n_rows: int, n_cols: int, n_ch: int, budget_mb: float) -> Iterat
         yield start, min(n_rows, start + rows)
 
 
+@dataclass(frozen=True)
+class ElementFitter:
+    """Everything the element fit needs that does not depend on the counts, prepared once.
+
+    The components, the fit operator, each element's peak window and the tube coincidences
+    (:func:`prepare_fit`) are computed once per scan and reused for every block of rows (and
+    shipped once to each worker of a cluster); :meth:`fit` fits one block.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pigmentmap.instruments import load_instrument
+    >>> inst = load_instrument("elio")
+    >>> fitter = prepare_fit(inst.axis, inst, elements=("Fe", "Pb"))
+    >>> fitter.names
+    ('Fe', 'Pb')
+    >>> refs, _ = reference_spectra(inst, ("Fe", "Pb"), inst.axis)
+    >>> block = (3000 * refs[0] + 1000 * refs[1] + 500 * refs[2]).reshape(1, 1, -1)
+    >>> (fitter.fit(block).values[0, 0] / [3000, 1000]).round(2).tolist()
+    [1.0, 1.0]
+    """
+
+    axis: EnergyAxis
+    names: tuple[str, ...]
+    flags: dict[str, str]
+    window: np.ndarray
+    a: np.ndarray
+    gram: np.ndarray
+    operator: np.ndarray
+    principal: list[int]
+    peak_windows: np.ndarray
+    half_window: int
+    smooth_channels: float
+    coincident_significance: float
+
+    def fit(self, counts: np.ndarray) -> ElementMaps:
+        """Element maps of one block of rows (h, w, C): values, significance, hidden, and the
+        block's summed spectrum (in ``sum_spectrum``)."""
+        block = np.asarray(counts, dtype=np.float64)
+        if block.ndim != 3 or block.shape[-1] != self.axis.n_channels:
+            raise PigmentmapError(
+                f"expected a block (h, w, {self.axis.n_channels}), got shape {block.shape}"
+            )
+        check_counts(block, what="cube")
+        h, w, c = block.shape
+        window, a, gram = self.window, self.a, self.gram
+        flat = block.reshape(-1, c)
+        total = flat.sum(axis=0)
+        background = _background(block, half_window=self.half_window,
+                                 smooth_channels=self.smooth_channels)  # fmt: skip
+        background = background.reshape(-1, c)[:, window]
+        net = flat[:, window] - background
+        rhs = net @ a
+        x = nonnegative_fit(gram, rhs, iterations=100)
+        # The pixel's own measured spectrum (continuum and true line ratios included) shapes
+        # its sum peaks: fixed thin-film line ratios would leave the cross terms (Pb L-alpha +
+        # L-beta at 23.16 keV, on Cd K-alpha) unexplained under a thick lead layer.
+        pileup = sum_peak_shapes(flat, self.axis, measured=True)[:, window]
+        x, amount = _fit_with_column(gram, rhs, pileup @ a, pileup, net, start=x, iterations=200)
+        # The variance includes the sum peaks' own counts (they sit on Cd K-alpha under lead).
+        model = background + x @ a.T + np.asarray(amount).reshape(-1, 1) * pileup
+        sigma = poisson_sigma(self.operator, np.maximum(model, 1.0))
+        significance = (x / sigma)[:, self.principal]
+        # An element whose main peak sits under this pixel's own sum peaks (pile-up of strong
+        # lines: Pb L-alpha + L-beta on Cd K-alpha) is reported only when highly significant,
+        # as under a tube line: the sum peaks' shape is known only as well as the pixel's counts.
+        # The shape, not the fitted amount, decides: a free fit may give the sum peak's counts to
+        # the element instead (Cd K-alpha at 23.17 keV takes Pb L-alpha + L-beta at 23.16 keV).
+        under = pileup @ self.peak_windows  # (P, E) share of the sum peaks in each main peak
+        hidden = (under > SUM_PEAK_SHARE) & (significance < self.coincident_significance)
+        for k, el in enumerate(self.names):
+            if el in self.flags:  # under a tube line or a scatter peak
+                hidden[:, k] |= significance[:, k] < self.coincident_significance
+        values = np.where(hidden, 0.0, x[:, self.principal])
+        significance = np.where(hidden, 0.0, significance)
+        shape = (h, w, len(self.names))
+        return ElementMaps(
+            values.reshape(shape), self.names, significance.reshape(shape), flags=self.flags,
+            hidden=hidden.reshape(shape), sum_spectrum=total,
+        )  # fmt: skip
+
+
+def prepare_fit(
+    axis: EnergyAxis,
+    instrument: Instrument,
+    *,
+    elements: tuple[str, ...] = DEFAULT_ELEMENTS,
+    snip_half_window: int | None = None,
+    min_energy_kev: float = 1.0,
+    coincident_significance: float = COINCIDENT_SIGNIFICANCE,
+) -> ElementFitter:
+    """The element fit of a scan on ``axis``, prepared (see :class:`ElementFitter`; the
+    options are those of :func:`fit_elements`).
+
+    Examples
+    --------
+    >>> from pigmentmap.instruments import load_instrument
+    >>> inst = load_instrument("lab-ag")
+    >>> prepare_fit(inst.axis, inst, elements=("K", "Pb")).flags["K"][:30]
+    'K K: 89% of its intensity with'
+    """
+    for el in elements:
+        atomic_number(el)
+    refs, names = reference_spectra(instrument, elements, axis, min_energy_kev=min_energy_kev)
+    tube_refs, _ = tube_line_references(instrument, axis, min_energy_kev=min_energy_kev)
+    scatter = scatter_reference(instrument, axis)
+    basis = np.vstack([refs, tube_refs, *([scatter[None, :]] if scatter.sum() > 0 else [])])
+    window = axis.energies >= min_energy_kev
+    a = basis[:, window].T  # (C', K)
+    gram = a.T @ a
+    operator = np.linalg.pinv(gram) @ a.T  # (K, C'): the unconstrained least-squares fit
+    fwhm_channels = float(instrument.fwhm_kev(6.0)) / axis.gain_kev
+    half = snip_half_window or max(2, round(2.5 * fwhm_channels))
+    families = principal_families(names)
+    principal = list(families.values())
+    # Each reported element's main peak: +-1 FWHM around the apex of its principal family.
+    e_win = axis.energies[window]
+    apex = e_win[np.argmax(basis[principal][:, window], axis=1)]
+    peak_windows = (
+        np.abs(e_win[:, None] - apex[None, :]) <= instrument.fwhm_kev(apex)[None, :]
+    ).astype(float)  # (C', E)
+    flags = tube_coincidences(instrument, elements, axis, min_energy_kev=min_energy_kev)
+    return ElementFitter(
+        axis, tuple(families), flags, window, a, gram, operator, principal, peak_windows, half,
+        SNIP_SMOOTHING_FWHM * fwhm_channels, coincident_significance,
+    )  # fmt: skip
+
+
 def fit_elements(
     counts: np.ndarray,
     axis: EnergyAxis,
@@ -582,77 +710,30 @@ def fit_elements(
     """
     from tqdm import tqdm
 
-    for el in elements:
-        atomic_number(el)
     if counts.ndim != 3:
         raise PigmentmapError(f"expected a cube (H, W, C), got an array of shape {counts.shape}")
     h, w, c = counts.shape
     if c != axis.n_channels:
         raise PigmentmapError(f"cube has {c} channels, its axis {axis.n_channels}")
-    refs, names = reference_spectra(instrument, elements, axis, min_energy_kev=min_energy_kev)
-    tube_refs, _ = tube_line_references(instrument, axis, min_energy_kev=min_energy_kev)
-    scatter = scatter_reference(instrument, axis)
-    basis = np.vstack([refs, tube_refs, *([scatter[None, :]] if scatter.sum() > 0 else [])])
-    window = axis.energies >= min_energy_kev
-    a = basis[:, window].T  # (C', K)
-    gram = a.T @ a
-    operator = np.linalg.pinv(gram) @ a.T  # (K, C'): the unconstrained least-squares fit
-    fwhm_channels = float(instrument.fwhm_kev(6.0)) / axis.gain_kev
-    half = snip_half_window or max(2, round(2.5 * fwhm_channels))
-    smooth = SNIP_SMOOTHING_FWHM * fwhm_channels
-    families = principal_families(names)
-    principal = list(families.values())
-    # Each reported element's main peak: +-1 FWHM around the apex of its principal family.
-    e_win = axis.energies[window]
-    apex = e_win[np.argmax(basis[principal][:, window], axis=1)]
-    peak_windows = (
-        np.abs(e_win[:, None] - apex[None, :]) <= instrument.fwhm_kev(apex)[None, :]
-    ).astype(float)  # (C', E)
-    values = np.zeros((h, w, len(principal)))
+    fitter = prepare_fit(
+        axis, instrument, elements=elements, snip_half_window=snip_half_window,
+        min_energy_kev=min_energy_kev, coincident_significance=coincident_significance,
+    )  # fmt: skip
+    n = len(fitter.names)
+    values = np.zeros((h, w, n))
     significance = np.zeros_like(values)
-    hidden_all = np.zeros(values.shape, dtype=bool)
+    hidden = np.zeros(values.shape, dtype=bool)
     total = np.zeros(c)
     bar = tqdm(total=h, disable=not progress, unit="rows", desc="fit elements")
     for r0, r1 in _row_chunks(h, w, c, budget_mb):
-        block = np.asarray(counts[r0:r1], dtype=np.float64)
-        check_counts(block, what="cube")
-        total += block.reshape(-1, c).sum(axis=0)
-        background = _background(block, half_window=half, smooth_channels=smooth)
-        background = background.reshape(-1, c)[:, window]
-        net = block.reshape(-1, c)[:, window] - background
-        rhs = net @ a
-        x = nonnegative_fit(gram, rhs, iterations=100)
-        # The pixel's own measured spectrum (continuum and true line ratios included) shapes
-        # its sum peaks: fixed thin-film line ratios would leave the cross terms (Pb L-alpha +
-        # L-beta at 23.16 keV, on Cd K-alpha) unexplained under a thick lead layer.
-        pileup = sum_peak_shapes(block.reshape(-1, c), axis, measured=True)[:, window]
-        x, amount = _fit_with_column(gram, rhs, pileup @ a, pileup, net, start=x, iterations=200)
-        # The variance includes the sum peaks' own counts (they sit on Cd K-alpha under lead).
-        model = background + x @ a.T + np.asarray(amount).reshape(-1, 1) * pileup
-        sigma = poisson_sigma(operator, np.maximum(model, 1.0))
-        sig_block = (x / sigma)[:, principal]
-        # An element whose main peak sits under this pixel's own sum peaks (pile-up of strong
-        # lines: Pb L-alpha + L-beta on Cd K-alpha) is reported only when highly significant,
-        # as under a tube line: the sum peaks' shape is known only as well as the pixel's counts.
-        # The shape, not the fitted amount, decides: a free fit may give the sum peak's counts to
-        # the element instead (Cd K-alpha at 23.17 keV takes Pb L-alpha + L-beta at 23.16 keV).
-        under = pileup @ peak_windows  # (P, E) share of the sum peaks in each main peak
-        hidden = (under > SUM_PEAK_SHARE) & (sig_block < coincident_significance)
-        sig_block = np.where(hidden, 0.0, sig_block)
-        hidden_all[r0:r1] = hidden.reshape(r1 - r0, w, -1)
-        values[r0:r1] = np.where(hidden, 0.0, x[:, principal]).reshape(r1 - r0, w, -1)
-        significance[r0:r1] = sig_block.reshape(r1 - r0, w, -1)
+        part = fitter.fit(counts[r0:r1])
+        values[r0:r1], significance[r0:r1] = part.values, part.significance
+        hidden[r0:r1] = part.hidden
+        total += np.asarray(part.sum_spectrum)
         bar.update(r1 - r0)
     bar.close()
-    flags = tube_coincidences(instrument, elements, axis, min_energy_kev=min_energy_kev)
-    for k, el in enumerate(families):
-        if el in flags:
-            hidden = significance[..., k] < coincident_significance
-            values[..., k][hidden] = 0.0
-            significance[..., k][hidden] = 0.0
-            hidden_all[..., k] |= hidden
     return ElementMaps(
-        values, tuple(families), significance, flags=flags, hidden=hidden_all, sum_spectrum=total
+        values, fitter.names, significance, flags=fitter.flags, hidden=hidden, sum_spectrum=total
     )
 
 

@@ -196,34 +196,118 @@ def evidence_elements(
     return tuple(out)
 
 
-def gate_summary(
-    prob: np.ndarray, ev: Evidence, names: tuple[str, ...] | list[str], *, gated: bool = True
-) -> list[str]:
-    """One line per class claimed (p >= 0.5) somewhere without its key element.
+@dataclass(frozen=True)
+class GateTally:
+    """What the gate's notes count, gathered block by block and summed (``a + b``).
+
+    Attributes
+    ----------
+    pixels : int
+        Pixels seen.
+    unsupported : (K,) int
+        Pixels where the class is claimed (p >= 0.5) without its key element.
+    lacking : (K, M) int
+        Of those, how many lack each of the class's key elements (by index into its key).
+    any_unsupported : int
+        Pixels holding at least one such claim.
 
     Examples
     --------
     >>> import numpy as np
     >>> ev = evidence(["vermilion"], np.array([[[0.0], [8.0]]]), ["Hg"])
-    >>> gate_summary(np.array([[[0.9], [0.9]]]), ev, ["vermilion"])
-    ['vermilion: claimed on 50.0 % of pixels without Hg detected at 3 sigma; capped at 0.25 there']
+    >>> t = GateTally.of(np.array([[[0.9], [0.9]]]), ev, ["vermilion"])
+    >>> (t + t).unsupported.tolist(), (t + t).pixels
+    ([2], 4)
     """
-    lines = []
-    n = prob.shape[0] * prob.shape[1]
-    for k, name in enumerate(names):
-        bad = (prob[..., k] >= 0.5) & (ev.support[..., k] == UNSUPPORTED)
-        if bad.any():
-            lacking = sorted({ev.key[name][i] for i in ev.missing[..., k][bad] if i >= 0})
+
+    pixels: int
+    unsupported: np.ndarray
+    lacking: np.ndarray
+    any_unsupported: int
+
+    @classmethod
+    def of(cls, prob: np.ndarray, ev: Evidence, names: tuple[str, ...] | list[str]) -> GateTally:
+        """The tally of one block: ``prob`` (h, w, K) before the gate, its evidence."""
+        width = max([1, *(len(ev.key.get(n, ())) for n in names)])
+        bad = (prob >= 0.5) & (ev.support == UNSUPPORTED)
+        lacking = np.zeros((len(names), width), dtype=np.int64)
+        for k in range(len(names)):
+            idx = ev.missing[..., k][bad[..., k]]
+            lacking[k] = np.bincount(idx[idx >= 0], minlength=width)[:width]
+        return cls(
+            int(prob.shape[0] * prob.shape[1]),
+            bad.sum(axis=(0, 1)).astype(np.int64),
+            lacking,
+            int(bad.any(axis=-1).sum()),
+        )
+
+    def __add__(self, other: GateTally) -> GateTally:
+        return GateTally(
+            self.pixels + other.pixels,
+            self.unsupported + other.unsupported,
+            self.lacking + other.lacking,
+            self.any_unsupported + other.any_unsupported,
+        )
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Plain arrays (for a block file); :meth:`from_arrays` reads them back."""
+        return {
+            "tally_counts": np.array([self.pixels, self.any_unsupported], dtype=np.int64),
+            "tally_unsupported": self.unsupported,
+            "tally_lacking": self.lacking,
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: Any) -> GateTally:
+        """Read back :meth:`to_arrays`."""
+        pixels, anywhere = (int(v) for v in arrays["tally_counts"])
+        return cls(pixels, np.asarray(arrays["tally_unsupported"]),
+                   np.asarray(arrays["tally_lacking"]), anywhere)  # fmt: skip
+
+    def notes(
+        self, key: dict[str, tuple[str, ...]], names: tuple[str, ...] | list[str], *, gated: bool
+    ) -> list[str]:
+        """One line per class claimed somewhere without its key element, then a line
+        suggesting ``--recalibrate`` when such claims are widespread."""
+        lines = []
+        for k, name in enumerate(names):
+            if self.unsupported[k] == 0:
+                continue
+            lacking = sorted(key[name][i] for i in np.flatnonzero(self.lacking[k]))
             action = (
                 f"capped at {UNSUPPORTED_CAP:g} there"
                 if gated
                 else "not capped (--no-evidence-gate)"
             )
             lines.append(
-                f"{name}: claimed on {100 * bad.sum() / n:.1f} % of pixels without "
-                f"{'/'.join(lacking)} detected at {DETECTED_SIGMA:g} sigma; {action}"
+                f"{name}: claimed on {100 * self.unsupported[k] / self.pixels:.1f} % of pixels "
+                f"without {'/'.join(lacking)} detected at {DETECTED_SIGMA:g} sigma; {action}"
             )
-    return lines
+        share = self.any_unsupported / max(1, self.pixels)
+        if share > MISCALIBRATION_SHARE:
+            lines.append(
+                f"{100 * share:.0f} % of pixels hold a claim without its element: the fit finds "
+                "lines where the calibration puts them, so a calibration off by tens of eV looks "
+                "like missing elements; if it may be off, rerun with --recalibrate"
+            )
+        return lines
+
+
+def gate_summary(
+    prob: np.ndarray, ev: Evidence, names: tuple[str, ...] | list[str], *, gated: bool = True
+) -> list[str]:
+    """One line per class claimed (p >= 0.5) somewhere without its key element (and one
+    suggesting ``--recalibrate`` when that holds on more than :data:`MISCALIBRATION_SHARE` of
+    the pixels).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ev = evidence(["vermilion"], np.array([[[0.0], [8.0], [8.0], [8.0]]]), ["Hg"])
+    >>> gate_summary(np.array([[[0.9], [0.9], [0.9], [0.9]]]), ev, ["vermilion"])[0]
+    'vermilion: claimed on 25.0 % of pixels without Hg detected at 3 sigma; capped at 0.25 there'
+    """
+    return GateTally.of(prob, ev, names).notes(ev.key, names, gated=gated)
 
 
 def gate_summary_text(rule: dict[str, Any]) -> str:
@@ -269,6 +353,45 @@ class Assessment:
     notes: list[str]
 
 
+@dataclass(frozen=True)
+class Judgement:
+    """One block's claims checked against its element fit (see :func:`judge`)."""
+
+    prob: np.ndarray
+    evidence: Evidence
+    groups: np.ndarray
+    tally: GateTally
+
+
+def judge(
+    prob: np.ndarray,
+    fitted: Any,
+    names: tuple[str, ...],
+    posterior: Any,
+    *,
+    evidence_gate: bool = True,
+) -> Judgement:
+    """Check the calibrated probabilities ``prob`` (h, w, K) of one block against its element
+    fit ``fitted`` (:class:`~pigmentmap.mapping.elements.ElementMaps`): the evidence, the gated
+    probabilities (unless ``evidence_gate`` is off), the look-alike groups' probabilities and
+    the tally for the notes. ``map`` (block by block) and ``identify`` share it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pigmentmap.evaluate.posterior import Posterior
+    >>> from pigmentmap.mapping.elements import ElementMaps
+    >>> fit = ElementMaps(np.zeros((1, 1, 1)), ("Hg",), np.zeros((1, 1, 1)))
+    >>> post = Posterior.from_card({"label_names": ["vermilion"]})
+    >>> j = judge(np.array([[[0.9]]]), fit, ("vermilion",), post)
+    >>> j.prob.tolist(), j.tally.unsupported.tolist()
+    ([[[0.25]]], [1])
+    """
+    ev = evidence(names, fitted.significance, fitted.names, hidden=fitted.hidden)
+    gated = gate(prob, ev.support) if evidence_gate else prob
+    return Judgement(gated, ev, posterior.group_probabilities(gated), GateTally.of(prob, ev, names))
+
+
 def assess(
     maps: Any,
     counts: Any,
@@ -281,7 +404,8 @@ def assess(
 ) -> Assessment:
     """Fit the elements of ``counts`` (every key element of the model's classes added), check
     each claim of ``maps`` (:class:`~pigmentmap.mapping.pigments.PigmentMaps`) against them,
-    gate, and give the look-alike groups' probabilities.
+    gate, and give the look-alike groups' probabilities (in memory; ``map`` does the same block
+    by block).
 
     Examples
     --------
@@ -296,14 +420,6 @@ def assess(
         counts, axis, instrument, elements=evidence_elements(maps.names, elements),
         progress=progress,
     )  # fmt: skip
-    ev = evidence(maps.names, fitted.significance, fitted.names, hidden=fitted.hidden)
-    prob = gate(maps.prob, ev.support) if evidence_gate else maps.prob
-    notes = gate_summary(maps.prob, ev, maps.names, gated=evidence_gate)
-    share = float(((maps.prob >= 0.5) & (ev.support == UNSUPPORTED)).any(axis=-1).mean())
-    if share > MISCALIBRATION_SHARE:
-        notes.append(
-            f"{100 * share:.0f} % of pixels hold a claim without its element: the fit finds lines "
-            "where the calibration puts them, so a calibration off by tens of eV looks like "
-            "missing elements; if it may be off, rerun with --recalibrate"
-        )
-    return Assessment(prob, ev, fitted, post.group_probabilities(prob), post, notes)
+    j = judge(maps.prob, fitted, maps.names, post, evidence_gate=evidence_gate)
+    notes = j.tally.notes(j.evidence.key, maps.names, gated=evidence_gate)
+    return Assessment(j.prob, j.evidence, fitted, j.groups, post, notes)

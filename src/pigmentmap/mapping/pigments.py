@@ -64,6 +64,64 @@ def check_cube(cube: Cube) -> None:
         )
 
 
+class PigmentPredictor:
+    """A model ready to map blocks of a scan: the network (BatchNorm folded), its layer network
+    if any, its preprocessor and the card's calibration.
+
+    Loaded once (:meth:`load`) and reused for every block of rows; it pickles (the tensors
+    travel with it), so a cluster receives it once per worker.
+
+    Examples
+    --------
+    >>> PigmentPredictor.load  # doctest: +ELLIPSIS
+    <bound method PigmentPredictor.load of <class '...PigmentPredictor'>>
+    """
+
+    def __init__(self, model: Any, layer_model: Any, card: dict[str, Any], pre: Any) -> None:
+        from pigmentmap.evaluate.posterior import Posterior
+
+        self.model, self.layer_model, self.card, self.pre = model, layer_model, card, pre
+        self.names = tuple(card["label_names"])
+        self.posterior = Posterior.from_card(card)
+
+    @classmethod
+    def load(cls, model_name: str) -> PigmentPredictor:
+        """The model directory or shipped model ``model_name``, ready to predict."""
+        from pigmentmap.ml.checkpoint import load_model
+        from pigmentmap.ml.fast_cnn import FastCNN
+        from pigmentmap.ml.layers import load_layer_model
+
+        model, card, pre = load_model(model_name)
+        layer_model = load_layer_model(model_name)
+        if isinstance(model, FastCNN):  # BatchNorm folded into the convolutions: same output
+            model = model.fused()
+        if isinstance(layer_model, FastCNN):
+            layer_model = layer_model.fused()
+        return cls(model, layer_model, card, pre)
+
+    def check_axis(self, counts: Any, axis: Any) -> None:
+        """Refuse a scan the model cannot serve (its energy range) before any work."""
+        self.pre(np.asarray(counts[:1, :1], dtype=np.float64).reshape(1, -1), axis)
+
+    def predict(
+        self, counts: np.ndarray, axis: Any, *, batch_size: int = 64
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The network's probabilities (h, w, K) and layer calls (h, w, K, 2) or None for one
+        block of rows (h, w, C) on ``axis``."""
+        from pigmentmap.ml.layers import predict_layers
+        from pigmentmap.ml.train import predict_proba
+
+        h, w, c = counts.shape
+        x = self.pre(np.asarray(counts, dtype=np.float32).reshape(-1, c), axis)
+        raw = predict_proba(self.model, x, batch_size=batch_size).reshape(h, w, -1)
+        layers = None
+        if self.layer_model is not None:
+            k = len(self.names)
+            layers = predict_layers(self.layer_model, x, batch_size=batch_size)
+            layers = layers.reshape(h, w, k, 2)
+        return raw, layers
+
+
 def pigment_maps(
     cube: Cube,
     model_name: str,
@@ -87,22 +145,9 @@ def pigment_maps(
     """
     from tqdm import tqdm
 
-    from pigmentmap.evaluate.posterior import Posterior
-    from pigmentmap.ml.checkpoint import load_model
-    from pigmentmap.ml.fast_cnn import FastCNN
-    from pigmentmap.ml.layers import load_layer_model, predict_layers
-    from pigmentmap.ml.train import predict_proba
-
-    model, card, pre = load_model(model_name)
-    post = Posterior.from_card(card)
-    layer_model = load_layer_model(model_name)
-    if isinstance(model, FastCNN):  # BatchNorm folded into the convolutions: same output, faster
-        model = model.fused()
-    if isinstance(layer_model, FastCNN):
-        layer_model = layer_model.fused()
+    predictor = PigmentPredictor.load(model_name)
     counts = cube.counts
-    # Refuse a scan the model cannot serve (energy range) before any work or output.
-    pre(np.asarray(counts[:1, :1], dtype=np.float64).reshape(1, -1), cube.axis)
+    predictor.check_axis(counts, cube.axis)
     if binning > 1:
         counts = bin_cube(counts, binning)
     h, w, c = counts.shape
@@ -110,19 +155,20 @@ def pigment_maps(
         rows_per_chunk is None
     ):  # about 16 MB of float64 counts per chunk (a few times that in temporaries)
         rows_per_chunk = max(1, int(16e6 / (8 * max(1, w) * c)))
-    k = len(card["label_names"])
+    k = len(predictor.names)
     raw = np.zeros((h, w, k), dtype=np.float32)
-    layers = None if layer_model is None else np.zeros((h, w, k, 2), dtype=np.float32)
+    layers = None if predictor.layer_model is None else np.zeros((h, w, k, 2), dtype=np.float32)
     bar = tqdm(total=h * w, disable=not progress, unit="px", desc="pigment maps")
     for r0 in range(0, h, rows_per_chunk):
         r1 = min(h, r0 + rows_per_chunk)
-        block = np.asarray(counts[r0:r1], dtype=np.float32).reshape(-1, c)
-        x = pre(block, cube.axis)
-        raw[r0:r1] = predict_proba(model, x, batch_size=batch_size).reshape(r1 - r0, w, -1)
-        if layers is not None and layer_model is not None:
-            layers[r0:r1] = predict_layers(layer_model, x, batch_size=batch_size).reshape(
-                r1 - r0, w, k, 2
-            )
-        bar.update(block.shape[0])
+        block_raw, block_layers = predictor.predict(
+            np.asarray(counts[r0:r1]), cube.axis, batch_size=batch_size
+        )
+        raw[r0:r1] = block_raw
+        if layers is not None and block_layers is not None:
+            layers[r0:r1] = block_layers
+        bar.update((r1 - r0) * w)
     bar.close()
-    return PigmentMaps(post.classes(raw), tuple(card["label_names"]), card, raw, layers)
+    return PigmentMaps(
+        predictor.posterior.classes(raw), predictor.names, predictor.card, raw, layers
+    )

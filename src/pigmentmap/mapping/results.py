@@ -4,7 +4,9 @@ Layout (every image stack has the map index first, then rows ``y`` and columns `
 
     /                        attrs NX_class=NXroot, default=entry
     /entry                   NXentry; attrs default=pigments, program, version, source,
-                             source_sha256, model, binning, model_lacks
+                             source_sha256, model, binning, model_lacks, notes (every
+                             notice of the run), pixel_size_mm (of a scan pixel, "None"
+                             when unknown; a map pixel is binning times larger)
       pigments/              NXdata  signal probability (K, H, W): calibrated, evidence-gated
                                      probability_network (K, H, W): the network's own output
                                      names (K), y, x (pixel index)
@@ -92,96 +94,173 @@ def _stack(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(image, -1, 0))
 
 
+def _layer_stack(layers: np.ndarray) -> np.ndarray:
+    """(h, w, K, 2) -> (2K, h, w): every class's p(top), then every class's p(under)."""
+    h, w, k, _ = layers.shape
+    return np.ascontiguousarray(np.moveaxis(layers, (2, 3), (1, 0)).reshape(2 * k, h, w))
+
+
 def _nxdata(
     entry: h5py.Group,
     name: str,
     signal: str,
-    stack: np.ndarray,
+    shape: tuple[int, int, int],
+    dtype: Any,
     names: list[str] | tuple[str, ...],
     *,
     long_name: str,
     units: str = "",
+    chunk_rows: int,
 ) -> h5py.Group:
+    """An NXdata group whose empty signal (K, H, W) is filled row block by row block."""
     g = entry.create_group(name)
     g.attrs["NX_class"] = "NXdata"
     g.attrs["signal"] = signal
     g.attrs["axes"] = np.array([".", "y", "x"], dtype=_STR)
     g.attrs["title"] = long_name
-    ds = g.create_dataset(signal, data=stack, compression="gzip", compression_opts=4)
+    ds = _image_stack(g, signal, shape, dtype, chunk_rows=chunk_rows)
     ds.attrs["long_name"] = long_name
     ds.attrs["interpretation"] = "image"  # a stack of images, one per pigment / element
     if units:
         ds.attrs["units"] = units
     g["names"] = np.array(list(names), dtype=_STR)
-    h, w = stack.shape[1:]
-    for axis, n in (("y", h), ("x", w)):
+    for axis, n in (("y", shape[1]), ("x", shape[2])):
         g[axis] = np.arange(n, dtype=np.int32)
         g[axis].attrs["units"] = "pixel"
         g[axis].attrs["long_name"] = f"{axis} (pixel)"
     return g
 
 
-def write_results(path: str | Path, parts: dict[str, Any]) -> Path:
-    """Write ``maps.h5`` in the NeXus layout of the module notes.
+def _image_stack(
+    g: h5py.Group, name: str, shape: tuple[int, int, int], dtype: Any, *, chunk_rows: int
+) -> h5py.Dataset:
+    """An empty compressed (K, H, W) dataset in chunks of one image's ``chunk_rows`` rows."""
+    k, h, w = shape
+    chunks = (1, max(1, min(h, chunk_rows)), max(1, w)) if k and h and w else None
+    return g.create_dataset(name, shape=shape, dtype=dtype, chunks=chunks,
+                            compression="gzip" if chunks else None)  # fmt: skip
 
-    ``parts`` holds arrays in (H, W, ...) order: ``prob``, ``raw``, ``names``, ``elements``,
-    ``element_names``, ``significance``, ``element_flags``, ``element_units``, ``support``,
-    ``missing``, ``evidence`` (the rule), ``groups``, ``group_list`` (dicts with members and
-    why), ``layers`` (or None), and metadata ``model_card``, ``model``, ``source``,
-    ``source_sha256``, ``binning``, ``instrument``, ``axis``, ``model_lacks``, ``truth`` (or
-    None).
+
+class ResultsWriter:
+    """``maps.h5`` written row block by row block (whatever the map's size, memory holds one
+    block): :meth:`write_rows` for each block, then :meth:`finish` with the metadata.
+
+    Parameters
+    ----------
+    path : path
+        The file to create.
+    shape : (H, W)
+        The map's size.
+    names, element_names, group_names : the classes, the fitted elements, the groups
+    layers : bool
+        Whether there is a layer stack.
+    chunk_rows : int
+        Rows per stored chunk (best: the rows of a block).
+    element_units : str
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "maps.h5"
+    >>> w = ResultsWriter(path, shape=(2, 3), names=("lead_white",), element_names=("Pb",),
+    ...                   group_names=("lead_white",), layers=False, chunk_rows=1)
+    >>> for r in (0, 1):
+    ...     w.write_rows(r, {"prob": np.full((1, 3, 1), 0.5 * r)})
+    >>> w.close()
+    >>> with h5py.File(path) as f:
+    ...     f["entry/pigments/probability"][0].tolist()
+    [[0.0, 0.0, 0.0], [0.5, 0.5, 0.5]]
     """
-    from pigmentmap import __version__
 
-    names = list(parts["names"])
-    with h5py.File(path, "w") as f:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        shape: tuple[int, int],
+        names: tuple[str, ...] | list[str],
+        element_names: tuple[str, ...] | list[str],
+        group_names: tuple[str, ...] | list[str],
+        layers: bool,
+        chunk_rows: int = 64,
+        element_units: str = "counts",
+    ) -> None:
+        from pigmentmap import __version__
+
+        h, w = shape
+        self.path = Path(path)
+        self.f = h5py.File(path, "w")
+        f = self.f
         f.attrs["NX_class"] = "NXroot"
         f.attrs["default"] = "entry"
-        entry = f.create_group("entry")
+        self.entry = entry = f.create_group("entry")
         entry.attrs["NX_class"] = "NXentry"
         entry.attrs["default"] = "pigments"
         entry.attrs["program"] = "pigmentmap"
         entry.attrs["version"] = __version__
+        k, e, n_groups = len(names), len(element_names), len(group_names)
+        rows = chunk_rows
+        pig = _nxdata(entry, "pigments", "probability", (k, h, w), np.float32, list(names),
+                      long_name="pigment probability (calibrated, evidence-gated)", chunk_rows=rows)  # fmt: skip
+        _image_stack(pig, "probability_network", (k, h, w), np.float32, chunk_rows=rows)
+        pig.attrs["auxiliary_signals"] = np.array(["probability_network"], dtype=_STR)
+        _nxdata(entry, "elements", "counts", (e, h, w), np.float32, list(element_names),
+                long_name="element map", units=element_units, chunk_rows=rows)  # fmt: skip
+        _nxdata(entry, "significance", "significance", (e, h, w), np.float32,
+                list(element_names), long_name="element significance (sigma)", chunk_rows=rows)  # fmt: skip
+        ev = _nxdata(entry, "evidence", "support", (k, h, w), np.int8, list(names),
+                     long_name="key elements detected (1), not (0), cannot check (-1)", chunk_rows=rows)  # fmt: skip
+        _image_stack(ev, "missing", (k, h, w), np.int8, chunk_rows=rows)
+        _nxdata(entry, "groups", "probability", (n_groups, h, w), np.float32, list(group_names),
+                long_name="look-alike group probability", chunk_rows=rows)  # fmt: skip
+        if layers:
+            lay_names = [f"{n} {side}" for side in ("top", "under") for n in names]
+            _nxdata(entry, "layers", "probability", (2 * k, h, w), np.float32, lay_names,
+                    long_name="p(in the top layer), p(in a lower layer)", chunk_rows=rows)  # fmt: skip
+        self._targets = {
+            "prob": entry["pigments/probability"], "raw": entry["pigments/probability_network"],
+            "elements": entry["elements/counts"], "significance": entry["significance/significance"],
+            "support": entry["evidence/support"], "missing": entry["evidence/missing"],
+            "groups": entry["groups/probability"],
+        }  # fmt: skip
+        if layers:
+            self._targets["layers"] = entry["layers/probability"]
+
+    def write_rows(self, r0: int, parts: dict[str, Any]) -> None:
+        """Rows ``r0:r0 + h`` of every map in ``parts`` ((h, W, ...) arrays, keys as in
+        :func:`write_results`; ``layers`` (h, W, K, 2))."""
+        for key, ds in self._targets.items():
+            value = parts.get(key)
+            if value is None:
+                continue
+            stack = (
+                _layer_stack(np.asarray(value)) if key == "layers" else _stack(np.asarray(value))
+            )
+            ds[:, r0 : r0 + stack.shape[1], :] = stack
+
+    def finish(self, parts: dict[str, Any]) -> Path:
+        """Write the metadata (keys as in :func:`write_results`) and close the file."""
+        entry = self.entry
         for key in ("source", "source_sha256", "model"):
             entry.attrs[key] = str(parts[key])
         entry.attrs["binning"] = int(parts["binning"])
         entry.attrs["model_lacks"] = np.array(list(parts["model_lacks"]), dtype=_STR)
-        pig = _nxdata(entry, "pigments", "probability", _stack(parts["prob"]), names,
-                      long_name="pigment probability (calibrated, evidence-gated)")  # fmt: skip
-        pig.create_dataset("probability_network", data=_stack(parts["raw"]), compression="gzip")
-        pig.attrs["auxiliary_signals"] = np.array(["probability_network"], dtype=_STR)
-        el = _nxdata(entry, "elements", "counts", _stack(parts["elements"]),
-                     list(parts["element_names"]), long_name="element map",
-                     units=parts["element_units"])  # fmt: skip
+        entry.attrs["notes"] = np.array([str(n) for n in parts.get("notes", ())], dtype=_STR)
+        size = parts.get("pixel_size_mm")
+        entry.attrs["pixel_size_mm"] = "None" if size is None else float(size)
         for element, why in parts["element_flags"].items():
-            el.attrs[f"flag_{element}"] = why
-        _nxdata(entry, "significance", "significance", _stack(parts["significance"]),
-                list(parts["element_names"]), long_name="element significance (sigma)")  # fmt: skip
-        ev = _nxdata(entry, "evidence", "support", _stack(parts["support"]), names,
-                     long_name="key elements detected (1), not (0), cannot check (-1)")  # fmt: skip
-        ev.create_dataset("missing", data=_stack(parts["missing"]), compression="gzip")
+            entry["elements"].attrs[f"flag_{element}"] = why
+        ev = entry["evidence"]
         rule = dict(parts["evidence"])
         _put(ev, "key_elements", rule.pop("key_elements", {}))
         _put(ev, "unmeasured", rule.pop("unmeasured", {}))
         rule.pop("codes", None)
         for k, v in rule.items():
             ev.attrs[k] = v
-        group_list = list(parts["group_list"])
-        grp = _nxdata(entry, "groups", "probability", _stack(parts["groups"]),
-                      [" | ".join(g["members"]) for g in group_list],
-                      long_name="look-alike group probability")  # fmt: skip
-        members = grp.create_group("members")
-        why = grp.create_group("why")
-        for g in group_list:
+        members = entry["groups"].create_group("members")
+        why = entry["groups"].create_group("why")
+        for g in parts["group_list"]:
             members.attrs[" | ".join(g["members"])] = np.array(g["members"], dtype=_STR)
             why.attrs[" | ".join(g["members"])] = g.get("why", "")
-        if parts.get("layers") is not None:
-            layers = parts["layers"]  # (H, W, K, 2)
-            h, w, k, _ = layers.shape
-            stack = np.ascontiguousarray(np.moveaxis(layers, (2, 3), (1, 0)).reshape(2 * k, h, w))
-            lay_names = [f"{n} {side}" for side in ("top", "under") for n in names]
-            _nxdata(entry, "layers", "probability", stack, lay_names,
-                    long_name="p(in the top layer), p(in a lower layer)")  # fmt: skip
         for key, value in (("model_card", parts["model_card"]), ("instrument", parts["instrument"]),
                            ("calibration", parts["axis"])):  # fmt: skip
             _put(entry, key, value)
@@ -211,7 +290,36 @@ def write_results(path: str | Path, parts: dict[str, Any]) -> Path:
             for key in ("layers", "top_strip", "bottom_strip"):
                 if key in truth:
                     t[key] = truth[key]
-    return Path(path)
+        self.close()
+        return self.path
+
+    def close(self) -> None:
+        """Close the file (:meth:`finish` does)."""
+        if self.f.id.valid:
+            self.f.close()
+
+
+def write_results(path: str | Path, parts: dict[str, Any]) -> Path:
+    """Write ``maps.h5`` in the NeXus layout of the module notes, all at once.
+
+    ``parts`` holds arrays in (H, W, ...) order: ``prob``, ``raw``, ``names``, ``elements``,
+    ``element_names``, ``significance``, ``element_flags``, ``element_units``, ``support``,
+    ``missing``, ``evidence`` (the rule), ``groups``, ``group_list`` (dicts with members and
+    why), ``layers`` (or None), and metadata ``model_card``, ``model``, ``source``,
+    ``source_sha256``, ``binning``, ``instrument``, ``axis``, ``model_lacks``, ``truth`` (or
+    None), ``notes`` (the run's notices) and ``pixel_size_mm`` (or None), both optional.
+    """
+    h, w = np.shape(parts["prob"])[:2]
+    writer = ResultsWriter(
+        path, shape=(h, w), names=parts["names"], element_names=parts["element_names"],
+        group_names=[" | ".join(g["members"]) for g in parts["group_list"]],
+        layers=parts.get("layers") is not None, element_units=parts["element_units"],
+    )  # fmt: skip
+    try:
+        writer.write_rows(0, parts)
+        return writer.finish(parts)
+    finally:
+        writer.close()
 
 
 def _names(ds: Any) -> tuple[str, ...]:

@@ -9,11 +9,19 @@ calibration, the source file's SHA-256 and, when the scan carries ground truth, 
 per pigment and per element lies beside it, and a float32 TIFF of each (``pigment_NAME.tif``,
 ``element_EL.tif``: the values themselves, for ImageJ, PyMca or image editors). The folder is
 written under a temporary name and renamed when complete.
+
+The scan is mapped block by block of rows (:mod:`pigmentmap.mapping.blocks`), here or on a Dask
+cluster (:mod:`pigmentmap.mapping.cluster`); finished blocks are kept beside the results folder
+until it is complete, so that a killed run continues where it stopped
+(:mod:`pigmentmap.mapping.partial`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import math
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,14 +33,24 @@ from pigmentmap.core.atomic import atomic_dir, check_replaceable
 from pigmentmap.core.errors import PigmentmapError
 from pigmentmap.core.spectrum import Cube
 from pigmentmap.instruments.instrument import Instrument
+from pigmentmap.mapping.blocks import BLOCK_MB, MapJob, plan_blocks, read_rows
+from pigmentmap.mapping.cluster import run_blocks
 from pigmentmap.mapping.elements import (
     COINCIDENT_SIGNIFICANCE,
     DEFAULT_ELEMENTS,
     fitted_components,
+    prepare_fit,
 )
-from pigmentmap.mapping.evidence import DETECTED_SIGMA, UNSUPPORTED_CAP, assess
-from pigmentmap.mapping.pigments import bin_cube, check_cube, pigment_maps
-from pigmentmap.mapping.results import RESULTS, write_results
+from pigmentmap.mapping.evidence import (
+    DETECTED_SIGMA,
+    UNSUPPORTED_CAP,
+    GateTally,
+    evidence,
+    evidence_elements,
+)
+from pigmentmap.mapping.partial import PartialRun, source_stamp
+from pigmentmap.mapping.pigments import PigmentPredictor, check_cube
+from pigmentmap.mapping.results import RESULTS, ResultsWriter
 
 
 def source_hash(path: str | Path) -> str:
@@ -122,6 +140,11 @@ def read_truth(path: str | Path) -> dict[str, Any] | None:
     return None
 
 
+def _model_stamp(card: dict[str, Any]) -> str:
+    """SHA-256 of a model card (it holds the weights' own hash and the calibration)."""
+    return hashlib.sha256(json.dumps(card, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def run_map(
     scan: str | Path,
     cube: Cube,
@@ -135,104 +158,211 @@ def run_map(
     progress: bool = True,
     evidence_gate: bool = True,
     log: Callable[[str], None] | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    pixel_size_mm: float | None = None,
+    notes: tuple[str, ...] | list[str] = (),
+    block_mb: float = BLOCK_MB,
 ) -> Path:
     """Pigment maps, element maps and PNGs of ``cube`` into the folder ``out``.
 
-    ``evidence_gate`` caps claims whose key element is not detected (see
-    :mod:`pigmentmap.mapping.evidence`); ``log`` receives one line per notice (what the model
-    lacks, what the gate capped).
+    The scan is mapped block by block of rows (memory holds one block, whatever the scan's
+    size); each finished block is kept in a hidden folder beside ``out``
+    (:mod:`pigmentmap.mapping.partial`), so a run that is killed and started again with the same
+    arguments continues where it stopped and gives the same results. ``workers`` runs the
+    blocks on a local Dask cluster of that many processes, ``scheduler`` on an existing Dask
+    cluster (:mod:`pigmentmap.mapping.cluster`).
+
+    Parameters
+    ----------
+    scan : path
+        The scan's file (recorded in the results; the source of the truth of phantoms).
+    cube : Cube
+        The scan, opened (:func:`~pigmentmap.io.open.open_cube`).
+    model, instrument : the model (directory or shipped name) and the instrument profile
+    out : path
+        The results folder to write.
+    binning : int
+        Sum binning x binning pixels first.
+    elements : tuple of str
+        Elements to fit (every key element of the model's classes is added).
+    overwrite : bool
+        Replace results pigmentmap wrote there before.
+    progress : bool
+        Show a progress bar.
+    evidence_gate : bool
+        Cap claims whose key element is not detected (:mod:`pigmentmap.mapping.evidence`).
+    log : callable
+        Receives one line per notice (what the model lacks, what the gate capped, a resumed
+        run).
+    workers, scheduler : see above (at most one of them).
+    pixel_size_mm : float, optional
+        The scan's pixel size, for scale bars (recorded in ``maps.h5``).
+    notes : list of str
+        Notices given before the run (the reader's, the recalibration's), kept in ``maps.h5``
+        with the run's own for the report.
+    block_mb : float
+        Counts per block, MB of float64.
+
+    Examples
+    --------
+    >>> run_map  # doctest: +ELLIPSIS
+    <function run_map at ...>
     """
+    from tqdm import tqdm
 
     say = log or (lambda _line: None)
+    kept: list[str] = [str(n) for n in notes]
+
+    def note(line: str) -> None:
+        kept.append(line)
+        say(line)
+
     out = Path(out)
     check_results_folder(out, overwrite=overwrite)
     check_cube(cube)
-    maps = pigment_maps(cube, model, binning=binning, progress=progress)
-    counts = bin_cube(cube.counts, binning) if binning > 1 else cube.counts
-    judged = assess(maps, counts, cube.axis, instrument, elements=elements,
-                    evidence_gate=evidence_gate, progress=progress)  # fmt: skip
-    post, element, ev, prob, groups = (
-        judged.posterior,
-        judged.elements,
-        judged.evidence,
-        judged.prob,
-        judged.groups,
-    )
-    if post.missing:
-        say(
-            f"the model has no {', no '.join(post.missing)} (made before them; see pigmentmap calibrate)"
+    if binning < 1:
+        raise PigmentmapError(f"--binning must be >= 1, got {binning}")
+    if pixel_size_mm is not None and not (math.isfinite(pixel_size_mm) and pixel_size_mm > 0):
+        raise PigmentmapError(
+            f"the pixel size must be a positive number of mm, got {pixel_size_mm}"
         )
-    for line in judged.notes:
-        say(line)
-    total = element.sum_spectrum
+    h, w, c = cube.shape
+    hh, ww = h // binning, w // binning
+    if hh == 0 or ww == 0:
+        raise PigmentmapError(f"--binning {binning} is larger than the {h} x {w} scan")
+    predictor = PigmentPredictor.load(str(model))
+    with warnings.catch_warnings(record=True) as caught:  # the axis padded at an edge
+        warnings.simplefilter("always")
+        predictor.check_axis(cube.counts, cube.axis)
+    for warned in caught:
+        note(str(warned.message))
+    names = predictor.names
+    post = predictor.posterior
+    fitter = prepare_fit(cube.axis, instrument, elements=evidence_elements(names, elements))
+    job = MapJob(predictor, fitter, cube.axis, evidence_gate)
+    blocks = plan_blocks(hh, ww, c, binning=binning, block_mb=block_mb)
+    stamp = {
+        "scan": source_stamp(scan), "shape": [h, w, c], "axis": cube.axis.to_dict(),
+        "model": str(model), "card_sha256": _model_stamp(predictor.card),
+        "instrument": instrument.to_dict(), "elements": list(fitter.names), "binning": binning,
+        "evidence_gate": evidence_gate, "blocks": blocks,
+    }  # fmt: skip
+    partial = PartialRun.open(out, stamp, n_blocks=len(blocks))
+    if partial.restarted:
+        say(f"{partial.folder} held the blocks of a run with other arguments or another scan: "
+            "starting over")  # fmt: skip
+    done = partial.done()
+    if done:
+        say(f"continuing an interrupted run: {len(done)} of {len(blocks)} blocks are done "
+            f"(kept in {partial.folder})")  # fmt: skip
+    todo = [(i, r0, r1) for i, (r0, r1) in enumerate(blocks) if i not in done]
+    finished_rows = sum(blocks[i][1] - blocks[i][0] for i in done)
+    bar = tqdm(total=hh * ww, initial=finished_rows * ww, disable=not progress, unit="px",
+               desc="mapping")  # fmt: skip
+    try:
+        run_blocks(
+            job, todo, read=lambda r0, r1: read_rows(cube.counts, r0, r1, binning=binning),
+            save=partial.save, workers=workers, scheduler=scheduler,
+            progress=lambda rows: bar.update(rows * ww),
+        )  # fmt: skip
+    except BaseException:
+        bar.close()
+        kept_now = len(partial.done())
+        if kept_now:
+            say(f"{kept_now} of {len(blocks)} blocks are kept in {partial.folder}: rerun the "
+                "same command to continue")  # fmt: skip
+        raise
+    bar.close()
+
+    # What is summed over the blocks: the sum spectrum and the gate's tally.
+    total = np.zeros(c)
+    tally = None
+    for i in range(len(blocks)):
+        part = partial.load(i, keys=("sum_spectrum", "tally_counts", "tally_unsupported",
+                                     "tally_lacking"))  # fmt: skip
+        total += part["sum_spectrum"]
+        t = GateTally.from_arrays(part)
+        tally = t if tally is None else tally + t
+    assert tally is not None  # a map has at least one block
+    ev = evidence(names, np.zeros((1, 1, len(fitter.names))), fitter.names)
+    if post.missing:
+        note(f"the model has no {', no '.join(post.missing)} (made before them; see pigmentmap "
+             "calibrate)")  # fmt: skip
+    for line in tally.notes(ev.key, names, gated=evidence_gate):
+        note(line)
     components, component_names = fitted_components(
-        total, cube.axis, instrument, elements=element.names
+        total, cube.axis, instrument, elements=fitter.names
     )
     truth = read_truth(scan)
     if truth is not None and binning > 1:
         t = truth["pigment_maps"]
-        hh, ww = maps.prob.shape[:2]
-        truth["pigment_maps"] = (
-            t[: hh * binning, : ww * binning].reshape(hh, binning, ww, binning, -1).max(axis=(1, 3))
-        )
+        truth = {
+            "pigment_maps": t[: hh * binning, : ww * binning]
+            .reshape(hh, binning, ww, binning, -1)
+            .max(axis=(1, 3)),
+            "names": truth["names"],
+        }
     with atomic_dir(out, overwrite=True, marker=RESULTS) as tmp:  # checked above
-        write_results(
-            tmp / RESULTS,
-            {
-                "prob": prob,
-                "raw": maps.raw if maps.raw is not None else maps.prob,
-                "names": maps.names,
-                "elements": element.values.astype(np.float32),
-                "element_names": element.names,
-                "element_units": element.units,
-                "element_flags": element.flags,
-                "significance": element.significance.astype(np.float32),
-                "support": ev.support,
-                "missing": ev.missing,
-                "evidence": {
-                    "gate": evidence_gate,
-                    "detected_sigma": DETECTED_SIGMA,
-                    "cap": UNSUPPORTED_CAP,
-                    "key_elements": {k: list(v) for k, v in ev.key.items()},
-                    "unmeasured": {k: list(v) for k, v in ev.unmeasured.items()},
-                },
-                "groups": groups,
-                "group_list": [g.to_dict() for g in post.groups],
-                "layers": maps.layers,
-                "model_card": maps.model_card,
-                "model": str(model),
-                "source": str(Path(scan).resolve()),
-                "source_sha256": source_hash(scan),
-                "binning": binning,
-                "instrument": instrument.to_dict(),
-                "axis": cube.axis.to_dict(),
-                "model_lacks": list(post.missing),
-                "sum_spectrum": {
-                    "energy_kev": cube.axis.energies,
-                    "counts": total,
-                    "components": components,
-                    "names": component_names,
-                },
-                "truth": truth if truth is None or binning == 1 else
-                {k: v for k, v in truth.items() if k in ("pigment_maps", "names")},
-            },
+        writer = ResultsWriter(
+            tmp / RESULTS, shape=(hh, ww), names=names, element_names=fitter.names,
+            group_names=[" | ".join(g.members) for g in post.groups],
+            layers=predictor.layer_model is not None, chunk_rows=blocks[0][1] - blocks[0][0],
         )  # fmt: skip
-        for k, name in enumerate(maps.names):
-            _png(tmp / f"pigment_{name}.png", prob[..., k], f"{name} probability", vmax=1.0)
-            write_tiff(tmp / f"pigment_{name}.tif", prob[..., k])
-        for k, name in enumerate(element.names):
-            v = element.values[..., k]
-            write_tiff(tmp / f"element_{name}.tif", v)
-            note = (
-                f"; where significance >= {COINCIDENT_SIGNIFICANCE:g}"
-                if name in element.flags
-                else ""
+        try:
+            for i, (r0, _r1) in enumerate(blocks):
+                writer.write_rows(r0, partial.load(i))
+            writer.finish(
+                {
+                    "element_flags": fitter.flags,
+                    "evidence": {
+                        "gate": evidence_gate,
+                        "detected_sigma": DETECTED_SIGMA,
+                        "cap": UNSUPPORTED_CAP,
+                        "key_elements": {k: list(v) for k, v in ev.key.items()},
+                        "unmeasured": {k: list(v) for k, v in ev.unmeasured.items()},
+                    },
+                    "group_list": [g.to_dict() for g in post.groups],
+                    "model_card": predictor.card,
+                    "model": str(model),
+                    "source": str(Path(scan).resolve()),
+                    "source_sha256": source_hash(scan),
+                    "binning": binning,
+                    "instrument": instrument.to_dict(),
+                    "axis": cube.axis.to_dict(),
+                    "model_lacks": list(post.missing),
+                    "notes": kept,
+                    "pixel_size_mm": pixel_size_mm,
+                    "sum_spectrum": {
+                        "energy_kev": cube.axis.energies,
+                        "counts": total,
+                        "components": components,
+                        "names": component_names,
+                    },
+                    "truth": truth,
+                }
             )
-            _png(
-                tmp / f"element_{name}.png",
-                v,
-                f"{name} (counts{note})",
-                vmax=float(np.percentile(v, 99)) or None,
-                cmap="viridis",
-            )
+        finally:
+            writer.close()
+        _figures(tmp, names, fitter.names, fitter.flags)
+    partial.remove()
     return out
+
+
+def _figures(
+    folder: Path, names: tuple[str, ...], element_names: tuple[str, ...], flags: dict[str, str]
+) -> None:
+    """A PNG and a float32 TIFF of every pigment and element map of ``folder/maps.h5``, one
+    image in memory at a time."""
+    with h5py.File(folder / RESULTS, "r") as f:
+        prob, counts = f["entry/pigments/probability"], f["entry/elements/counts"]
+        for k, name in enumerate(names):
+            image = prob[k]
+            _png(folder / f"pigment_{name}.png", image, f"{name} probability", vmax=1.0)
+            write_tiff(folder / f"pigment_{name}.tif", image)
+        for k, name in enumerate(element_names):
+            v = counts[k]
+            write_tiff(folder / f"element_{name}.tif", v)
+            note = f"; where significance >= {COINCIDENT_SIGNIFICANCE:g}" if name in flags else ""
+            _png(folder / f"element_{name}.png", v, f"{name} (counts{note})",
+                 vmax=float(np.percentile(v, 99)) or None, cmap="viridis")  # fmt: skip

@@ -4,8 +4,10 @@ For every pigment: its probability map, the map of its key element(s) (the small
 normalised elements where a pigment has two, each scaled to its 99th percentile), an overlay
 (elements in grey, the pigment's claim outlined in orange: colour-blind safe) and the scatter of
 pigment probability against element concentration; the run's parameters; per-pixel Table-3
-metrics when ground truth exists. Before them: a summary table, notes, look-alike groups,
-calibration and layers (see :func:`write_report`).
+metrics when ground truth exists. Before them: what the model was trained on and what its
+figures mean, a summary table, notes (with every notice of the map run), look-alike groups,
+calibration and layers; element maps with flagged maps marked; scale bars on every map where
+the pixel size is known (see :func:`write_report`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,14 @@ import numpy as np
 from pigmentmap.core.atomic import atomic_path, record_written
 from pigmentmap.evaluate.metrics import class_metrics, format_table
 from pigmentmap.materials.library import PigmentLibrary
+from pigmentmap.report.notes import merge_notes, model_note, run_notes
+from pigmentmap.report.scale import (
+    ScaleBar,
+    draw_scale_bar,
+    map_pixel_size,
+    pixel_size_text,
+    scale_bar,
+)
 
 
 def key_elements(
@@ -45,10 +55,18 @@ def scaled(image: np.ndarray) -> np.ndarray:
     return np.clip(image / p99, 0.0, 1.0) if p99 > 0 else np.zeros_like(image)
 
 
-def _figure(prob: np.ndarray, elements: dict[str, np.ndarray], name: str) -> str:
+def _figure(
+    prob: np.ndarray,
+    elements: dict[str, np.ndarray],
+    name: str,
+    *,
+    bar: ScaleBar | None = None,
+    flagged: tuple[str, ...] = (),
+) -> str:
     """Probability, key element(s), overlay and scatter (the paper's Fig. 5), in colour-blind
     safe colours: sequential maps with colour bars, the overlay as the element in grey with the
-    pigment's claim (p >= 0.5) outlined in orange."""
+    pigment's claim (p >= 0.5) outlined in orange; ``bar`` on each map, ``flagged`` elements
+    marked in the element map's title."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -65,7 +83,9 @@ def _figure(prob: np.ndarray, elements: dict[str, np.ndarray], name: str) -> str
         label = f"{'min of ' if len(els) > 1 else ''}{' / '.join(els)} (99th-percentile scaled)"
         im = axes[1].imshow(conc, cmap="cividis", vmin=0, vmax=1, interpolation="nearest")
         fig.colorbar(im, ax=axes[1], fraction=0.046, pad=0.04, label="scaled counts")
-        axes[1].set_title(" and ".join(els) + " (counts, scaled)", fontsize=9)
+        marks = [f"{e} (flagged)" if e in flagged else e for e in els]
+        axes[1].set_title(" and ".join(marks) + " (counts, scaled)", fontsize=9,
+                          color="#D55E00" if set(els) & set(flagged) else "black")  # fmt: skip
         axes[2].imshow(conc, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         if (prob >= 0.5).any() and (prob < 0.5).any() and min(prob.shape) > 1:
             axes[2].contour(prob, levels=[0.5], colors=["#E69F00"], linewidths=1.5)
@@ -82,6 +102,8 @@ def _figure(prob: np.ndarray, elements: dict[str, np.ndarray], name: str) -> str
     for ax in axes[:3]:
         ax.set_xticks([])
         ax.set_yticks([])
+    for ax in axes[: 3 if els else 1]:
+        draw_scale_bar(ax, bar, image_height_px=prob.shape[0])
     fig.tight_layout()
     return _png_b64(fig)
 
@@ -204,7 +226,7 @@ def _reliability_figure(rel: dict[str, dict[str, list[float]]]) -> str:
     return _png_b64(fig)
 
 
-def _layer_figure(res: dict[str, Any], names: list[str]) -> str:
+def _layer_figure(res: dict[str, Any], names: list[str], *, bar: ScaleBar | None = None) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -223,6 +245,7 @@ def _layer_figure(res: dict[str, Any], names: list[str]) -> str:
         ax.set_title(name, fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
+        draw_scale_bar(ax, bar, image_height_px=image.shape[0])
     handles = [Patch(color=c, label=lbl) for c, lbl in zip(["#DDDDDD", *LAYER_COLOURS],
                ["not claimed", "top layer", "underneath", "both"], strict=True)]  # fmt: skip
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8)
@@ -230,7 +253,9 @@ def _layer_figure(res: dict[str, Any], names: list[str]) -> str:
     return _png_b64(fig)
 
 
-def _group_figure(res: dict[str, Any], groups: list[dict[str, Any]]) -> str:
+def _group_figure(
+    res: dict[str, Any], groups: list[dict[str, Any]], *, bar: ScaleBar | None = None
+) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -246,6 +271,7 @@ def _group_figure(res: dict[str, Any], groups: list[dict[str, Any]]) -> str:
         ax.set_title("\n".join(g["members"]), fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
+        draw_scale_bar(ax, bar, image_height_px=res["groups"].shape[0])
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="probability")
     fig.tight_layout()
     return _png_b64(fig)
@@ -282,14 +308,17 @@ def _sum_spectrum_figure(spec: dict[str, Any]) -> str:
     return _png_b64(fig)
 
 
-def _element_gallery(res: dict[str, Any], *, columns: int = 6) -> str:
-    """All element maps in a grid, the most often detected first, each with a colour bar."""
+def _element_gallery(res: dict[str, Any], *, columns: int = 6, bar: ScaleBar | None = None) -> str:
+    """All element maps in a grid, the most often detected first, each with a colour bar (and
+    ``bar``); a flagged map (lines under tube lines or scatter) says so in its title, in
+    vermilion."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     names = list(res["element_names"])
+    flags = res.get("element_flags") or {}
     sig = res.get("significance")
     share = [
         float((sig[..., k] >= 3).mean()) if sig is not None else 0.0 for k in range(len(names))
@@ -307,13 +336,39 @@ def _element_gallery(res: dict[str, Any], *, columns: int = 6) -> str:
         top = float(np.percentile(image, 99)) or 1.0
         im = ax.imshow(image, cmap="cividis", vmin=0, vmax=top, interpolation="nearest")
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03).ax.tick_params(labelsize=6)
-        ax.set_title(f"{names[k]}: {100 * share[k]:.0f} % detected", fontsize=8)
+        flagged = names[k] in flags
+        ax.set_title(f"{names[k]}: {100 * share[k]:.0f} % detected{'; FLAGGED' if flagged else ''}",
+                     fontsize=8, color="#D55E00" if flagged else "black")  # fmt: skip
+        draw_scale_bar(ax, bar, image_height_px=h)
     fig.tight_layout()
     return _png_b64(fig)
 
 
-def _honesty_sections(res: dict[str, Any], card: dict[str, Any]) -> list[str]:
-    """Summary table, notes, look-alike groups, calibration and layers."""
+def _bar_alt(bar: ScaleBar | None) -> str:
+    """What an image's alt text adds for its scale bar."""
+    return f" (scale bar {html.escape(bar.label)})" if bar is not None else ""
+
+
+def _flag_list(flags: dict[str, str]) -> str:
+    """The flagged element maps and why, as an HTML paragraph and list ("" when none)."""
+    if not flags:
+        return ""
+    return (
+        "<p class='flags'><b>Flagged element maps</b> (marked FLAGGED above): their lines "
+        "coincide with a tube line or its scatter, so their counts hold scatter too; trust them "
+        "only where the element is detected well above it.</p><ul class='flags'>"
+        + "".join(
+            f"<li><b>{html.escape(el)}</b>: {html.escape(why)}</li>" for el, why in flags.items()
+        )
+        + "</ul>"
+    )
+
+
+def _honesty_sections(
+    res: dict[str, Any], card: dict[str, Any], *, bar: ScaleBar | None = None
+) -> list[str]:
+    """Summary table, notes (the report's own, then every other notice of the map run, in
+    order), look-alike groups, calibration and layers."""
     from pigmentmap.mapping.evidence import gate_summary_text
 
     attrs = res["attrs"]
@@ -336,9 +391,17 @@ def _honesty_sections(res: dict[str, Any], card: dict[str, Any]) -> list[str]:
     ev = res.get("evidence", {})
     if ev:
         notes.append(gate_summary_text(ev))
+    reported = merge_notes(notes, run_notes(attrs),
+                           covered_prefixes=("the model has no",) if lacks else ())  # fmt: skip
+    if notes or reported:
+        parts.append("<h2>Notes</h2>")
     if notes:
+        parts.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")
+    if reported:
         parts.append(
-            "<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>"
+            "<p>What the map run reported (in order):</p><ul class='run-notes'>"
+            + "".join(f"<li>{html.escape(n)}</li>" for n in reported)
+            + "</ul>"
         )
     groups = [g for g in res.get("group_list", []) if len(g["members"]) > 1]
     if groups and "groups" in res:
@@ -352,7 +415,7 @@ def _honesty_sections(res: dict[str, Any], card: dict[str, Any]) -> list[str]:
                 for g in groups
             )
             + "</ul>"
-            + f"<img alt='look-alike groups' src='data:image/png;base64,{_group_figure(res, groups)}'>"
+            + f"<img alt='look-alike groups{_bar_alt(bar)}' src='data:image/png;base64,{_group_figure(res, groups, bar=bar)}'>"
         )
     rel = (card.get("calibration") or {}).get("metrics", {}).get("reliability")
     if rel:
@@ -373,7 +436,7 @@ def _honesty_sections(res: dict[str, Any], card: dict[str, Any]) -> list[str]:
             parts.append(
                 "<h2>Layers</h2><p>Where each pigment is claimed: in the top layer, underneath "
                 f"(grounds and primings count as underneath) or in both{acc}.</p>"
-                f"<img alt='layers' src='data:image/png;base64,{_layer_figure(res, shown)}'>"
+                f"<img alt='layers{_bar_alt(bar)}' src='data:image/png;base64,{_layer_figure(res, shown, bar=bar)}'>"
             )
     return parts
 
@@ -411,16 +474,45 @@ def not_found(res: dict[str, Any]) -> list[str]:
 
 
 def write_report(folder: str | Path, *, out: str | Path | None = None) -> Path:
-    """Write ``folder/report.html`` (or ``out``); returns its path."""
+    """Write ``folder/report.html`` (or ``out``): one self-contained page; returns its path.
+
+    Sections: the run's parameters (with the pixel size, or "pixel size unknown: no scale
+    bar"); what the model was trained on and what its held-out figures mean
+    (:func:`pigmentmap.report.notes.model_note`); ground-truth metrics (phantoms); summary; notes
+    (the report's own, then every other notice the map run stored in the ``notes`` attribute, in
+    order); look-alike groups; calibration; layers; sum spectrum; element maps (flagged maps
+    marked, with why); each pigment against its key elements. Every map panel has a scale bar
+    when ``pixel_size_mm`` is known (:func:`pigmentmap.report.scale.scale_bar`).
+
+    Parameters
+    ----------
+    folder : path
+        A ``pigmentmap map`` results folder (holding ``maps.h5``).
+    out : path, keyword-only
+        Where to write the page (default ``folder/report.html``).
+
+    Returns
+    -------
+    Path
+        The page written.
+
+    Examples
+    --------
+    >>> write_report("results/", out="report.html")  # doctest: +SKIP
+    PosixPath('report.html')
+    """
     res = load_results(folder)
     target = Path(out) if out else Path(folder) / "report.html"
     available = res["element_names"]
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>pigmentmap report</title>",
              "<style>body{font-family:sans-serif;max-width:1400px;margin:auto;padding:0 12px}img{width:100%;height:auto}table{font-size:14px}"
-             "pre{background:#f4f4f4;padding:8px}</style></head><body>",
+             "pre{background:#f4f4f4;padding:8px;white-space:pre-wrap}p,li{max-width:120ch;line-height:1.4}"
+             ".flags{color:#8A3300}</style></head><body>",
              f"<h1>Pigment maps of {html.escape(str(res['attrs'].get('source', '')))}</h1>"]  # fmt: skip
     attrs = res["attrs"]
     card = res.get("model_card", {})
+    bar = scale_bar(res["prob"].shape[1], map_pixel_size(attrs))
+    flags = dict(res.get("element_flags") or {})
     params = {
         "model": attrs.get("model"),
         "architecture": card.get("architecture"),
@@ -429,11 +521,15 @@ def write_report(folder: str | Path, *, out: str | Path | None = None) -> Path:
         "source SHA-256": attrs.get("source_sha256"),
         "calibration": res.get("axis"),
         "pixels": f"{res['prob'].shape[0]} x {res['prob'].shape[1]}",
+        "pixel size": pixel_size_text(attrs, bar),
     }
     parts.append(
         "<h2>Run</h2><pre>"
         + html.escape("\n".join(f"{k}: {v}" for k, v in params.items()))
         + "</pre>"
+    )
+    parts.append(
+        "<h2>The model</h2><p class='model-note'>" + html.escape(model_note(card)) + "</p>"
     )
     metrics = pixel_metrics(res)
     if metrics is not None:
@@ -458,7 +554,7 @@ def write_report(folder: str | Path, *, out: str | Path | None = None) -> Path:
             + html.escape("\n".join(lines))
             + "</pre>"
         )
-    parts += _honesty_sections(res, card)
+    parts += _honesty_sections(res, card, bar=bar)
     if "sum_spectrum" in res:
         parts.append(
             "<h2>Sum spectrum</h2><p>All pixels summed, with the fitted principal line family "
@@ -471,14 +567,22 @@ def write_report(folder: str | Path, *, out: str | Path | None = None) -> Path:
             "<h2>Element maps</h2><p>Every fitted element (counts of its principal line family; "
             "each scaled to its 99th percentile), in order of the share of pixels where it is "
             "detected at 3 sigma.</p>"
-            f"<img alt='element maps' src='data:image/png;base64,{_element_gallery(res)}'>"
+            f"<img alt='element maps{_bar_alt(bar)}' src='data:image/png;base64,{_element_gallery(res, bar=bar)}'>"
+            + _flag_list(flags)
         )
     parts.append("<h2>Pigments and their elements</h2>")
     for k, name in enumerate(res["names"]):
         els = key_elements(name, available)
         emaps = {e: res["elements"][..., available.index(e)] for e in els}
+        figure = _figure(res["prob"][..., k], emaps, name, bar=bar, flagged=tuple(flags))
+        parts.append(f"<h3>{html.escape(name)}</h3>")
+        parts += [
+            f"<p class='flags'>The {html.escape(e)} map is flagged: {html.escape(flags[e])}</p>"
+            for e in els
+            if e in flags
+        ]
         parts.append(
-            f"<h3>{html.escape(name)}</h3><img alt='{html.escape(name)}' src='data:image/png;base64,{_figure(res['prob'][..., k], emaps, name)}'>"
+            f"<img alt='{html.escape(name)}{_bar_alt(bar)}' src='data:image/png;base64,{figure}'>"
         )
     parts.append("</body></html>")
     with atomic_path(target) as tmp:
