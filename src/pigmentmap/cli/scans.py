@@ -52,12 +52,11 @@ def _cmd_map(args: argparse.Namespace) -> int:
     for w in caught:
         print(f"pigmentmap: warning: {w.message}", file=sys.stderr)
         notes.append(str(w.message))
-    size = args.pixel_size_mm if args.pixel_size_mm is not None else cube.meta.get("pixel_size_mm")
     path = run_map(
         args.file, cube, model=args.model or DEFAULT_MODEL, out=args.out, instrument=instrument,
         binning=args.binning, elements=_elements_option(args.elements), overwrite=args.overwrite,
         evidence_gate=not args.no_evidence_gate, log=lambda line: print(f"note: {line}"),
-        workers=args.workers, scheduler=args.scheduler, pixel_size_mm=size, notes=notes,
+        workers=args.workers, scheduler=args.scheduler, pixel_size_mm=args.pixel_size_mm, notes=notes,
     )  # fmt: skip
     print(f"wrote {path / 'maps.h5'} and PNGs; next: pigmentmap report {path}")
     return 0

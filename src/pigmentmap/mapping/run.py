@@ -197,7 +197,8 @@ def run_map(
         run).
     workers, scheduler : see above (at most one of them).
     pixel_size_mm : float, optional
-        The scan's pixel size, for scale bars (recorded in ``maps.h5``).
+        The scan's pixel size, for scale bars (recorded in ``maps.h5``; default: the file's,
+        where its reader found one).
     notes : list of str
         Notices given before the run (the reader's, the recalibration's), kept in ``maps.h5``
         with the run's own for the report.
@@ -223,6 +224,8 @@ def run_map(
     check_cube(cube)
     if binning < 1:
         raise PigmentmapError(f"--binning must be >= 1, got {binning}")
+    if pixel_size_mm is None:
+        pixel_size_mm = cube.meta.get("pixel_size_mm")
     if pixel_size_mm is not None and not (math.isfinite(pixel_size_mm) and pixel_size_mm > 0):
         raise PigmentmapError(
             f"the pixel size must be a positive number of mm, got {pixel_size_mm}"
