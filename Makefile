@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo bench model model-paper pymca browser clean
+.PHONY: install test lint demo bench fuzz model model-paper pymca browser clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -41,9 +41,15 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/simulate_speed.py --out benchmarks/results/simulate_speed.json
 	$(BIN)/python benchmarks/pymca_agreement.py --out benchmarks/results/pymca_agreement.json
 	$(BIN)/python benchmarks/map_speed.py --out benchmarks/results/map_speed.json
-	$(BIN)/python benchmarks/map_memory.py --out benchmarks/results/map_memory.json
+	$(BIN)/python benchmarks/map_scale.py --out benchmarks/results/map_scale.json
 	$(BIN)/python benchmarks/regress.py --out benchmarks/results/regress.json
 	$(BIN)/python benchmarks/universal_model.py --work runs --out benchmarks/results/universal_model.json
+
+# Readers never crash, hang or eat the machine (issue 13): thousands of mutated files of every
+# format, each read in a child process under time and memory limits (about 20-30 min on 2 cores;
+# inputs that fail are saved under benchmarks/results/fuzz_findings/, which git ignores).
+fuzz: $(STAMP)
+	$(BIN)/python benchmarks/fuzz_campaign.py --out benchmarks/results/fuzz_campaign.json
 
 # The shipped default model (universal, fast-cnn for every instrument): simulate the universal
 # design, train, train the layer network, calibrate on a held-out set, copy into the package

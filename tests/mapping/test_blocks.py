@@ -251,3 +251,22 @@ def test_workers_and_scheduler_options_are_checked(scan, tmp_path, capsys):
     assert main([*argv, "--workers", "1", "--scheduler", "tcp://127.0.0.1:1"]) == 2
     err = capsys.readouterr().err
     assert "not both" in err and not (tmp_path / "r").exists()
+
+
+def test_an_error_mid_run_is_one_line_of_its_own_after_the_progress_bar(tmp_path, capsys):
+    rng = np.random.default_rng(4)
+    counts = rng.poisson(20, size=(6, 4, 1024)).astype(np.float64)
+    counts[5, 2, 100] = np.nan  # found only when the last block is read
+    path = tmp_path / "bad.h5"
+    with h5py.File(path, "w") as f:
+        f["counts"] = counts
+        f.attrs["offset_kev"] = 0.0
+        f.attrs["gain_kev"] = GAIN_KEV
+    out = tmp_path / "res"
+    code = main(["map", str(path), "--out", str(out), "--instrument", "lab-ag"])
+    err = capsys.readouterr().err
+    assert code == 2
+    last = err.rstrip("\n").split("\n")[-1]
+    assert last.startswith("pigmentmap: error: ") and "NaN" in last, err[-400:]
+    assert err.count("pigmentmap: error") == 1
+    assert not out.exists() and partial_folder(out).exists()  # finished blocks kept

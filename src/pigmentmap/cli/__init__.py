@@ -47,7 +47,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _one_line_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
-    print(f"pigmentmap: warning: {message}", file=sys.stderr)
+    from tqdm import tqdm
+
+    # tqdm.write clears an open progress bar, prints the line and draws the bar again below it
+    tqdm.write(f"pigmentmap: warning: {message}", file=sys.stderr)
+
+
+def _close_progress_bars() -> None:
+    """Close every open progress bar, so that an error line starts a line of its own instead of
+    following a half-drawn bar on stderr."""
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover - tqdm is a dependency
+        return
+    for bar in list(getattr(tqdm, "_instances", ())):
+        bar.close()
+
+
+def _error(text: str) -> None:
+    _close_progress_bars()
+    sys.stderr.flush()
+    print(f"pigmentmap: error: {text}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,16 +84,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PigmentmapError as err:
         if args.debug:
             raise
-        print(f"pigmentmap: error: {err}", file=sys.stderr)
+        _error(str(err))
         return EXIT_USAGE
     except OSError as err:
         if args.debug:
             raise
-        print(
-            f"pigmentmap: error: {err.strerror or err}: {err.filename or ''}".rstrip(": "),
-            file=sys.stderr,
-        )
+        _error(f"{err.strerror or err}: {err.filename or ''}".rstrip(": "))
         return EXIT_USAGE
     except KeyboardInterrupt:
+        _close_progress_bars()
         print("pigmentmap: interrupted", file=sys.stderr)
         return 130

@@ -326,7 +326,7 @@ class HDF5Rows(LazyRows):
     ...     f["counts"] = np.arange(24.0).reshape(4, 2, 3)  # channels, rows, columns
     >>> rows = HDF5Rows(p, "counts", (4, 2, 3), 0, "float64")
     >>> rows.shape, rows[1].tolist()
-    ((2, 3, 4), [[6.0, 12.0, 18.0], [7.0, 13.0, 19.0], [8.0, 14.0, 20.0]])
+    ((2, 3, 4), [[3.0, 9.0, 15.0, 21.0], [4.0, 10.0, 16.0, 22.0], [5.0, 11.0, 17.0, 23.0]])
     """
 
     def __init__(
