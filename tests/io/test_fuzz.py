@@ -1,15 +1,16 @@
 """Readers never crash, hang or eat the machine (issue 13).
 
-Small valid files of every format the readers accept are mutated (truncated, bytes flipped or
-overwritten, header values replaced with garbage: NaN, negative, huge, non-numeric, empty) with
-hypothesis, and each finding of the issue has a hand-written case. Whatever the input,
+Small valid files of every format the readers accept (``fuzz_inputs.py``, Bruker ``.bcf``
+included) are mutated (truncated, bytes flipped or overwritten, header values replaced with
+garbage: NaN, negative, huge, non-numeric, empty) with hypothesis, and each finding of the issue
+has a hand-written case. ``make fuzz`` (``benchmarks/fuzz_campaign.py``) reads many more mutated
+files, each in a child process under time and memory limits. Whatever the input,
 ``open_cube`` either returns a cube of finite numbers or raises :class:`PigmentmapError` with one
 line naming the file, within a few seconds; size bombs are refused without allocating.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import gzip
 import io
@@ -24,9 +25,7 @@ import time
 import tracemalloc
 import warnings
 import zipfile
-import zlib
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,23 @@ import numpy as np
 import pytest
 
 from pigmentmap.core import PigmentmapError
-from pigmentmap.io import _common, describe, hdf5, open_cube
+from pigmentmap.io import _common, hdf5, open_cube, vendor
+from tests.io.fuzz_inputs import (
+    CUBE,
+    SEEDS,
+    amptek_text,
+    edf_frame,
+    gsecars_text,
+    msa_text,
+    mutated_files,
+    npy_bytes,
+    npz_bytes,
+    read,
+    rpl_text,
+    spec_mca_text,
+    spx_text,
+    violation,
+)
 
 SECONDS = 5.0
 """Every read, refused or not, finishes within this."""
@@ -43,321 +58,20 @@ PEAK_BYTES = 64 * 2**20
 """The most a refused size bomb may allocate (traced by tracemalloc)."""
 EXAMPLES = 300
 """Mutated inputs per format in the hypothesis tests."""
+FEWER_EXAMPLES = {"bcf": 60, "bcf-zlib": 60, "bcf-members": 60}
+"""Formats whose every read forks a child (the .bcf reader is isolated): fewer inputs here, the
+fuzz campaign (``make fuzz``) reads thousands."""
 
 HDF5_SECONDS = 3.0
 """How long the HDF5 library may explore a file in these tests before it is stopped."""
-
-RNG = np.random.default_rng(13)
-CUBE = RNG.poisson(5.0, size=(3, 4, 64)).astype(np.uint16)
-SPEC = RNG.poisson(20.0, size=128).astype(float)
+BCF_SECONDS = 2.0
+"""How long rosettasciio may read a (small) .bcf in these tests before it is stopped."""
 
 
 @pytest.fixture(autouse=True)
-def _short_hdf5_timeout(monkeypatch):
+def _short_library_timeouts(monkeypatch):
     monkeypatch.setattr(hdf5, "METADATA_SECONDS", HDF5_SECONDS)
-
-
-# --- valid seed files -----------------------------------------------------------------------
-
-
-@dataclass
-class Seed:
-    """Files (name -> bytes) that make one valid input, and what ``open_cube`` is given."""
-
-    files: dict[str, bytes]
-    target: str
-    text: bool
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    pack: Callable[[dict[str, bytes]], dict[str, bytes]] | None = None
-    """Turns the (mutated) files into what is written: the members of an archive into it."""
-
-    def write(self, folder: Path, files: dict[str, bytes] | None = None) -> Path:
-        for old in folder.iterdir():
-            old.unlink()
-        files = files or self.files
-        for name, data in (self.pack(files) if self.pack else files).items():
-            (folder / name).write_bytes(data)
-        return folder / self.target if self.target != "." else folder
-
-
-def _npy(a: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, a)
-    return buf.getvalue()
-
-
-def _npz(compressed: bool, **arrays: Any) -> bytes:
-    buf = io.BytesIO()
-    (np.savez_compressed if compressed else np.savez)(buf, **arrays)
-    return buf.getvalue()
-
-
-def _zip(members: dict[str, bytes]) -> dict[str, bytes]:
-    """``.npy`` members zipped into ``c.npz`` (stored, as ``np.savez`` does)."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        for name, data in members.items():
-            z.writestr(name, data)
-    return {"c.npz": buf.getvalue()}
-
-
-def _h5(build: Callable[[h5py.File], None]) -> bytes:
-    buf = io.BytesIO()
-    with h5py.File(buf, "w") as f:
-        build(f)
-    return buf.getvalue()
-
-
-def _h5_plain(f: h5py.File) -> None:
-    f["entry/data/counts"] = CUBE
-    f["entry/data/energy_kev"] = 0.1 + 0.02 * np.arange(64)
-    f["entry/data/counts"].attrs["live_time_s"] = 2.5
-
-
-def _h5_chunked(f: h5py.File) -> None:
-    g = f.create_group("entry/xrf")
-    g.attrs["NX_class"] = "NXdata"
-    g.attrs["signal"] = "spectra"
-    ds = g.create_dataset("spectra", data=CUBE.astype(np.float32), chunks=(1, 4, 64))
-    ds.attrs["axis"] = '{"offset_kev": 0.1, "gain_kev": 0.02}'
-    f.create_dataset("other", data=np.arange(300.0).reshape(3, 100), compression="gzip")
-    f.attrs["livetime"] = np.array([1.0, 2.0])
-
-
-_EDF_TYPES = {"uint16": "UnsignedShort", "uint32": "UnsignedInteger", "float32": "FloatValue"}
-
-
-def edf_frame(
-    data: np.ndarray, header: dict[str, str] | None = None, *, compress: str | None = None
-) -> bytes:
-    """One EDF frame: an ASCII header padded to 512 bytes, then the data (gzip if asked)."""
-    raw = data.astype(data.dtype.newbyteorder("<")).tobytes()
-    if compress == "gzip":
-        raw = gzip.compress(raw)
-    keys = {
-        "HeaderID": "EH:000001:000000:000000",
-        "Image": "1",
-        "ByteOrder": "LowByteFirst",
-        "DataType": _EDF_TYPES[str(data.dtype)],
-        "Dim_1": str(data.shape[-1]),
-        "Dim_2": str(data.shape[0]),
-        "Size": str(len(raw)),
-    }
-    if compress:
-        keys["Compression"] = compress
-    keys.update(header or {})
-    text = "{\n" + "".join(f"{k} = {v} ;\n" for k, v in keys.items())
-    return (text + " " * (-(len(text) + 2) % 512) + "}\n").encode("latin-1") + raw
-
-
-_CAL = {"MCA a": "0.1", "MCA b": "0.02"}
-
-
-def _spx(channels: str = ",".join(str(int(v)) for v in SPEC), calib_abs: str = "-9.555E-1") -> str:
-    layers = base64.b64encode(zlib.compress(b"<DetLayers/>")).decode()
-    return f"""<?xml version="1.0" encoding="WINDOWS-1252" standalone="yes"?>
-<TRTSpectrum>
-  <ClassInstance Type="TRTSpectrum" Name="fuzz">
-    <TRTHeaderedClass>
-      <ClassInstance Type="TRTSpectrumHardwareHeader">
-        <RealTime>30000</RealTime>
-        <LifeTime>28046</LifeTime>
-        <Amplification>4E4</Amplification>
-      </ClassInstance>
-      <ClassInstance Type="TRTDetectorHeader">
-        <Type>XFlash 430</Type>
-        <DetLayers>{layers}</DetLayers>
-      </ClassInstance>
-      <ClassInstance Type="TRTXrfHeader">
-        <Voltage>50</Voltage>
-        <ExcitationAngle>45</ExcitationAngle>
-      </ClassInstance>
-    </TRTHeaderedClass>
-    <ClassInstance Type="TRTSpectrumHeader">
-      <Date>23.3.2021</Date>
-      <Time>10:57:41</Time>
-      <ChannelCount>128</ChannelCount>
-      <CalibAbs>{calib_abs}</CalibAbs>
-      <CalibLin>1E-2</CalibLin>
-    </ClassInstance>
-    <Channels>{channels}</Channels>
-  </ClassInstance>
-</TRTSpectrum>
-"""
-
-
-def _rpl(**values: object) -> str:
-    keys = {"width": 4, "height": 3, "depth": 64, "offset": 0, "data-length": 2}
-    keys |= {"data-type": "unsigned", "byte-order": "little-endian", "record-by": "vector"}
-    keys |= {"ev-per-chan": 10, **values}
-    return "key value\n" + "".join(f"{k} {v}\n" for k, v in keys.items())
-
-
-_SPE_VALUES = "\n".join(" ".join(f"{v:.0f}" for v in SPEC[i : i + 8]) for i in range(0, 128, 8))
-_ROWS = "\n".join(f"{0.2 + 0.01 * i:.3f}, {v:.0f}" for i, v in enumerate(SPEC))
-_BODY = "\n".join(f"{v:.0f}" for v in SPEC)
-
-
-def _spec_mca(first: int = 1, calib: str = "0.5 0.01 0", ctime: str = "10 9 10") -> str:
-    return (
-        f"#F x\n#@CALIB {calib}\n#@CTIME {ctime}\n@A {first} "
-        + " ".join(f"{v:.0f}" for v in SPEC[:63])
-        + "\n"
-    )
-
-
-def _amptek(calibration: str = "10 1.0\n110 2.0") -> str:
-    return (
-        "<<PMCA SPECTRUM>>\nREAL_TIME - 13.0\nLIVE_TIME - 12.5\n<<CALIBRATION>>\n"
-        f"LABEL - Channel\n{calibration}\n<<DATA>>\n{_BODY}\n<<END>>\n"
-    )
-
-
-def _gsecars(rows: str | None = None) -> str:
-    data = rows or "\n".join(f"{v:.0f} {v + 1:.0f} {v + 2:.0f}" for v in SPEC)
-    return (
-        "VERSION:    3.1\nELEMENTS:   3\nCHANNELS:   128\nREAL_TIME:  10.0 10.0 10.0\n"
-        "LIVE_TIME:  9.5 9.0 8.5\nCAL_OFFSET: -0.01 -0.01 -0.01\nCAL_SLOPE:  0.0146 0.0146 "
-        f"0.0146\nCAL_QUAD:   0 0 0\nDATA: \n{data}\n"
-    )
-
-
-def _msa(offset: str = "0.2", livetime: str = "3.5") -> str:
-    return (
-        "#FORMAT : EMSA/MAS Spectral Data File\n#NPOINTS : 128\n#XUNITS : keV\n"
-        f"#XPERCHAN : 0.01\n#OFFSET : {offset}\n#LIVETIME : {livetime}\n#REALTIME : 4.0\n"
-        f"#SPECTRUM :\n{_ROWS}\n#ENDOFDATA :\n"
-    )
-
-
-def _seeds() -> dict[str, Seed]:
-    raw_vector = CUBE.astype("<u2").tobytes()
-    raw_image = np.ascontiguousarray(CUBE.transpose(2, 0, 1)).astype(">u2").tobytes()
-    folder = {f"px_{k}.mca": _spec_mca(first=k, calib="0 0.01 0").encode() for k in range(6)}
-    return {
-        "npy": Seed({"c.npy": _npy(CUBE)}, "c.npy", False),
-        "npz": Seed(
-            {
-                "c.npz": _npz(
-                    False, counts=CUBE, energy_kev=0.5 + 0.01 * np.arange(64), live_time_s=2.0
-                )
-            },
-            "c.npz",
-            False,
-        ),
-        "npz-members": Seed(
-            {
-                "counts.npy": _npy(CUBE.astype(np.float32)),
-                "energy_kev.npy": _npy(0.5 + 0.01 * np.arange(64)),
-                "live_time_s.npy": _npy(np.float64(2.0)),
-            },
-            "c.npz",
-            True,
-            pack=_zip,
-        ),
-        "npz-compressed": Seed(
-            {"c.npz": _npz(True, counts=CUBE.astype(float), calibration=np.array([0.0, 0.01]))},
-            "c.npz",
-            False,
-        ),
-        "raw+rpl": Seed({"s.raw": raw_vector, "s.rpl": _rpl().encode()}, "s.rpl", True),
-        "raw+rpl-image": Seed(
-            {
-                "s.raw": raw_image,
-                "s.rpl": _rpl(**{"record-by": "image", "byte-order": "big-endian"}).encode(),
-            },
-            "s.raw",
-            True,
-        ),
-        "h5": Seed({"c.h5": _h5(_h5_plain)}, "c.h5", False),
-        "h5-chunked": Seed({"c.nxs": _h5(_h5_chunked)}, "c.nxs", False),
-        "edf": Seed({"c.edf": b"".join(edf_frame(CUBE[k], _CAL) for k in range(3))}, "c.edf", True),
-        "edf-gzip": Seed(
-            {"c.edf": b"".join(edf_frame(CUBE[k], _CAL, compress="gzip") for k in range(3))},
-            "c.edf",
-            False,
-        ),
-        "spe": Seed(
-            {
-                "s.spe": (
-                    f"$SPEC_ID:\ntest\n$MEAS_TIM:\n100 120\n$DATA:\n0 127\n{_SPE_VALUES}\n"
-                    "$MCA_CAL:\n2\n0.1 0.02\n"
-                ).encode()
-            },
-            "s.spe",
-            True,
-        ),
-        "mca-spec": Seed({"s.mca": _spec_mca().encode()}, "s.mca", True),
-        "mca-amptek": Seed({"a.mca": _amptek().encode()}, "a.mca", True),
-        "mca-gsecars": Seed({"g.mca": _gsecars().encode()}, "g.mca", True),
-        "msa": Seed({"s.msa": _msa().encode()}, "s.msa", True),
-        "csv": Seed(
-            {"s.csv": ("energy_kev,counts\n" + _ROWS.replace(", ", ",") + "\n").encode()},
-            "s.csv",
-            True,
-        ),
-        "spx": Seed({"s.spx": _spx().encode("cp1252")}, "s.spx", True),
-        "mca-folder": Seed(folder, ".", True, {"shape": (2, 3)}),
-    }
-
-
-SEEDS = _seeds()
-
-
-# --- mutations ----------------------------------------------------------------------------
-
-GARBAGE = [
-    b"nan", b"-nan", b"NaN", b"inf", b"-inf", b"-1", b"0", b"-0", b"1e308", b"-1e308",
-    b"1e-320", b"2147483648", b"4294967296", b"9223372036854775808", b"99999999999999999999",
-    b"4000000", b"999999999999", b"abc", b"", b" ", b"0,2", b"3 s", b"20 eV", b"1_0", b"0x1F",
-    b"\x00", b"\xff\xfe", b"\xc3\xa9", b"[", b"{", b"}", b";", b"=", b"\n", b"\\", b"<", b"1.5",
-]  # fmt: skip
-_INTS = [0, 1, 0x7F, 0xFF, 0x7FFF, 0xFFFF, 2**31 - 1, 2**31, 2**32 - 1, 2**63, 2**64 - 1]
-_TOKEN = re.compile(rb"[-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|[A-Za-z_]+")
-
-
-def mutate(data: bytes, rng: random.Random, *, text: bool) -> bytes:
-    """1 to 3 random mutations of ``data``: a token (number or word) replaced with garbage, a
-    truncation, a bit flipped, bytes overwritten (with random bytes or a boundary integer),
-    bytes inserted or deleted."""
-    out = bytearray(data)
-    ops = ("token", "token", "token", "truncate", "flip", "bytes", "insert", "delete")
-    if not text:
-        ops = ("token", "truncate", "flip", "flip", "bytes", "int", "int", "insert", "delete")
-    for _ in range(rng.randint(1, 3)):
-        op, n = rng.choice(ops), len(out)
-        if op == "token":
-            matches = list(_TOKEN.finditer(out))
-            if matches:
-                m = rng.choice(matches)
-                out[m.start() : m.end()] = rng.choice(GARBAGE)
-        elif op == "truncate":
-            del out[rng.randint(0, n) :]
-        elif op == "flip" and n:
-            out[rng.randrange(n)] ^= 1 << rng.randrange(8)
-        elif op == "bytes" and n:
-            i = rng.randrange(n)
-            out[i : i + 8] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
-        elif op == "int" and n:
-            i, fmt = rng.randrange(n), rng.choice("<I <Q >I <H".split())
-            value = rng.choice(_INTS) % (1 << (8 * struct.calcsize(fmt)))
-            out[i : i + struct.calcsize(fmt)] = struct.pack(fmt, value)
-        elif op == "insert":
-            chunk = rng.choice(GARBAGE) if rng.random() < 0.5 else rng.randbytes(rng.randint(1, 16))
-            i = rng.randint(0, n)
-            out[i:i] = chunk
-        elif op == "delete" and n:
-            i = rng.randrange(n)
-            del out[i : i + rng.randint(1, 64)]
-    return bytes(out)
-
-
-def mutated_files(seed: Seed, rng: random.Random) -> dict[str, bytes]:
-    """The seed's files with one of them mutated."""
-    files = dict(seed.files)
-    name = rng.choice(sorted(files))
-    files[name] = mutate(files[name], rng, text=seed.text or name.endswith(".rpl"))
-    return files
+    monkeypatch.setattr(vendor, "BCF_SECONDS", BCF_SECONDS, raising=False)
 
 
 # --- what every read must do --------------------------------------------------------------
@@ -393,29 +107,17 @@ def outcome(path: Path, **kwargs: Any) -> Any:
     """``open_cube(path)``: the cube, or the :class:`PigmentmapError` it raised.
 
     Fails the test for any other exception, a read longer than :data:`SECONDS`, an error message
-    that is not one line naming the file, or a cube that is not finite numbers.
+    that is not one line naming the file, or a cube that is not finite numbers
+    (:func:`~tests.io.fuzz_inputs.violation`).
     """
     start = time.monotonic()
     with warnings.catch_warnings(), time_limit(3 * SECONDS):
         warnings.simplefilter("ignore")
-        try:
-            cube = open_cube(path, allow_uncalibrated=True, **kwargs)
-            assert describe(cube)
-            counts = np.asarray(cube.counts)
-            result: Any = cube
-        except PigmentmapError as err:
-            result = err
+        result, counts = read(path, **kwargs)
     elapsed = time.monotonic() - start
     assert elapsed < SECONDS, f"reading {path.name} took {elapsed:.1f} s"
-    if isinstance(result, PigmentmapError):
-        text = str(result)
-        assert text and "\n" not in text, text
-        assert path.name in text or str(path.with_suffix("")) in text, text  # .raw or .rpl
-    else:
-        assert counts.dtype.kind in "iuf" and counts.ndim == 3
-        assert np.isfinite(counts).all()
-        live = result.meta.get("live_time_s")
-        assert live is None or (np.isfinite(live) and live >= 0)
+    problem = violation(path, result, counts)
+    assert problem is None, problem
     return result
 
 
@@ -476,7 +178,7 @@ def test_mutated_files_only_raise_pigmentmap_errors(tmp_path, name):
     seed = SEEDS[name]
 
     @settings(
-        max_examples=EXAMPLES,
+        max_examples=FEWER_EXAMPLES.get(name, EXAMPLES),
         deadline=None,
         derandomize=True,
         database=None,
@@ -484,7 +186,9 @@ def test_mutated_files_only_raise_pigmentmap_errors(tmp_path, name):
     )
     @given(st.randoms(use_true_random=False))
     def check(rng: random.Random) -> None:
-        outcome(seed.write(tmp_path, mutated_files(seed, rng)), **seed.kwargs)
+        path = seed.write(tmp_path, mutated_files(seed, rng))
+        with memory_cap():  # a reader's blow-up fails there, not the machine (see make fuzz)
+            outcome(path, **seed.kwargs)
 
     check()
 
@@ -612,16 +316,24 @@ def test_hdf5_non_numeric_dataset(tmp_path):
         ("empty.npz", b"", "File is not a zip file"),
         ("text.npy", b"1 2 3\n", "not a .npy file"),
         ("pk.npz", b"PK\x03\x04garbage", "corrupt or unsupported file"),
-        ("cut.npy", _npy(CUBE)[:100], "bad .npy header|declares"),
-        ("cut2.npy", _npy(CUBE)[:-10], r"declares an array \(3, 4, 64\) of uint16 \(1536 bytes\)"),
+        ("cut.npy", npy_bytes(CUBE)[:100], "bad .npy header|declares"),
+        (
+            "cut2.npy",
+            npy_bytes(CUBE)[:-10],
+            r"declares an array \(3, 4, 64\) of uint16 \(1536 bytes\)",
+        ),
         ("cut.npz", SEEDS["npz"].files["c.npz"][:-30], "corrupt or unsupported file"),
-        ("object.npy", _npy(np.array([{"a": 1}, None], dtype=object)), "object array"),
-        ("structured.npy", _npy(np.zeros(3, dtype=[("a", "f4")])), "not numbers"),
-        ("complex.npy", _npy(np.ones((2, 3, 4), dtype=complex)), "not numbers"),
-        ("scalar.npy", _npy(np.float64(3.0)), "holds no spectra"),
-        ("nan.npy", _npy(np.where(CUBE == 3, np.nan, CUBE)), r"NaN or infinite values \(first at"),
-        ("4d.npy", _npy(np.ones((2, 2, 2, 2))), "expected a spectrum or a cube"),
-        ("one.npy", _npy(np.ones((3, 1))), "needs 2 to 1048576 channels, got 1"),
+        ("object.npy", npy_bytes(np.array([{"a": 1}, None], dtype=object)), "object array"),
+        ("structured.npy", npy_bytes(np.zeros(3, dtype=[("a", "f4")])), "not numbers"),
+        ("complex.npy", npy_bytes(np.ones((2, 3, 4), dtype=complex)), "not numbers"),
+        ("scalar.npy", npy_bytes(np.float64(3.0)), "holds no spectra"),
+        (
+            "nan.npy",
+            npy_bytes(np.where(CUBE == 3, np.nan, CUBE)),
+            r"NaN or infinite values \(first at",
+        ),
+        ("4d.npy", npy_bytes(np.ones((2, 2, 2, 2))), "expected a spectrum or a cube"),
+        ("one.npy", npy_bytes(np.ones((3, 1))), "needs 2 to 1048576 channels, got 1"),
     ],
 )
 def test_corrupt_or_odd_numpy_files(tmp_path, name, data, match):
@@ -650,7 +362,7 @@ def test_npz_object_array(tmp_path):
     ],
 )
 def test_npz_arrays_of_the_wrong_shape_or_value(tmp_path, extra, match):
-    p = _write(tmp_path / "c.npz", _npz(False, counts=CUBE, **extra))
+    p = _write(tmp_path / "c.npz", npz_bytes(False, counts=CUBE, **extra))
     assert re.search(match, str(outcome(p))), str(outcome(p))
 
 
@@ -675,10 +387,10 @@ def test_numpy_headers_declaring_huge_arrays(tmp_path):
 
 def test_arrays_larger_than_the_memory_budget_are_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(_common, "memory_budget", lambda: 1000)
-    p = _write(tmp_path / "c.npz", _npz(True, counts=CUBE))
+    p = _write(tmp_path / "c.npz", npz_bytes(True, counts=CUBE))
     assert re.search(r"would need 1536 bytes of memory; at most 1000 bytes", str(outcome(p)))
     for k in range(6):
-        _write(tmp_path / f"px_{k}.mca", _spec_mca(first=k))
+        _write(tmp_path / f"px_{k}.mca", spec_mca_text(first=k))
     (tmp_path / "c.npz").unlink()
     assert "would need" in str(outcome(tmp_path, shape=(2, 3)))
 
@@ -703,7 +415,7 @@ def test_arrays_larger_than_the_memory_budget_are_refused(tmp_path, monkeypatch)
 )
 def test_bad_rpl_headers(tmp_path, values, match):
     _write(tmp_path / "s.raw", SEEDS["raw+rpl"].files["s.raw"])
-    _write(tmp_path / "s.rpl", _rpl(**values))
+    _write(tmp_path / "s.rpl", rpl_text(**values))
     assert re.search(match, str(outcome(tmp_path / "s.rpl"))), str(outcome(tmp_path / "s.rpl"))
 
 
@@ -717,7 +429,7 @@ def test_bad_rpl_headers(tmp_path, values, match):
 )
 def test_rpl_size_bombs_are_refused_without_allocating(tmp_path, values, match):
     _write(tmp_path / "s.raw", SEEDS["raw+rpl"].files["s.raw"])
-    _write(tmp_path / "s.rpl", _rpl(**values))
+    _write(tmp_path / "s.rpl", rpl_text(**values))
     refused(tmp_path / "s.rpl", match)
 
 
@@ -750,7 +462,7 @@ def test_bad_spe_files(tmp_path, data, cal, times, match):
 
 def test_ragged_gsecars_rows(tmp_path):
     rows = "1 2 3\n4 5 6\n7 8\n9 10 11\n"
-    result = str(outcome(_write(tmp_path / "g.mca", _gsecars(rows))))
+    result = str(outcome(_write(tmp_path / "g.mca", gsecars_text(rows))))
     assert "GSECARS data row 3 has 2 values, row 1 3" in result
 
 
@@ -759,11 +471,11 @@ def test_ragged_gsecars_rows(tmp_path):
     [("0", r"#@CALIB needs an offset and a gain, got \[0.0\]"), ("0 nan 0", "gain is nan")],
 )
 def test_spec_mca_calib(tmp_path, calib, match):
-    assert re.search(match, str(outcome(_write(tmp_path / "s.mca", _spec_mca(calib=calib)))))
+    assert re.search(match, str(outcome(_write(tmp_path / "s.mca", spec_mca_text(calib=calib)))))
 
 
 def test_spec_mca_gain_zero_means_uncalibrated(tmp_path):
-    cube = outcome(_write(tmp_path / "s.mca", _spec_mca(calib="0 0 0")))
+    cube = outcome(_write(tmp_path / "s.mca", spec_mca_text(calib="0 0 0")))
     assert cube.meta["calibration"] == "missing"
 
 
@@ -776,7 +488,7 @@ def test_spec_mca_gain_zero_means_uncalibrated(tmp_path):
     ],
 )
 def test_amptek_calibration(tmp_path, calibration, match):
-    result = outcome(_write(tmp_path / "a.mca", _amptek(calibration)))
+    result = outcome(_write(tmp_path / "a.mca", amptek_text(calibration)))
     assert re.search(match, str(result)), str(result)
 
 
@@ -792,19 +504,21 @@ def test_amptek_calibration(tmp_path, calibration, match):
     ],
 )
 def test_msa_header_values(tmp_path, offset, livetime, match):
-    result = outcome(_write(tmp_path / "s.msa", _msa(offset, livetime)))
+    result = outcome(_write(tmp_path / "s.msa", msa_text(offset, livetime)))
     assert re.search(match, str(result)), str(result)
 
 
 @pytest.mark.parametrize("livetime", ["3 s", "3s", "3.0 sec", "3 seconds", "3"])
 def test_msa_live_time_with_a_unit(tmp_path, livetime):
-    assert outcome(_write(tmp_path / "s.msa", _msa(livetime=livetime))).meta["live_time_s"] == 3.0
+    assert (
+        outcome(_write(tmp_path / "s.msa", msa_text(livetime=livetime))).meta["live_time_s"] == 3.0
+    )
 
 
 def test_spx_with_a_bad_calibration(tmp_path):
-    result = str(outcome(_write(tmp_path / "s.spx", _spx(calib_abs="abc"))))
+    result = str(outcome(_write(tmp_path / "s.spx", spx_text(calib_abs="abc"))))
     assert "energy offset (CalibAbs) 'abc' is not a number" in result
-    result = str(outcome(_write(tmp_path / "n.spx", _spx(calib_abs="nan"))))
+    result = str(outcome(_write(tmp_path / "n.spx", spx_text(calib_abs="nan"))))
     assert "CalibAbs" in result
     assert "cannot read Bruker file" in str(outcome(_write(tmp_path / "x.bcf", b"AAMVHFSS" * 100)))
 
@@ -866,7 +580,7 @@ def dev_zero(tmp_path):
 
 def test_devices_fifos_and_broken_links_are_refused(tmp_path, dev_zero):
     for k in range(6):
-        _write(tmp_path / f"px_{k}.mca", _spec_mca(first=k))
+        _write(tmp_path / f"px_{k}.mca", spec_mca_text(first=k))
     (tmp_path / "px_6.mca").symlink_to(dev_zero)
     refused(tmp_path, r"px_6\.mca not a regular file", shape=(2, 3))
     (tmp_path / "px_6.mca").unlink()
@@ -884,7 +598,7 @@ def test_devices_fifos_and_broken_links_are_refused(tmp_path, dev_zero):
         refused(single / name, "is not a regular file")
     os.mkfifo(single / "f.msa")
     refused(single / "f.msa", "is not a regular file")
-    _write(single / "r.rpl", _rpl())
+    _write(single / "r.rpl", rpl_text())
     (single / "r.raw").symlink_to(dev_zero)
     refused(single / "r.rpl", "r.raw' is not a regular file")
 

@@ -42,6 +42,24 @@ class LazyRows:
     def _read(self, r0: int, r1: int) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _rows(self, r0: int, r1: int) -> np.ndarray:
+        """Rows ``r0:r1`` read and checked: whatever reading raises becomes one
+        :class:`PigmentmapError` naming the file, and NaN or infinite counts are refused (they
+        are found here, where rows are read, not when the file is opened)."""
+        from pathlib import Path
+
+        from pigmentmap.core.errors import PigmentmapError
+        from pigmentmap.io._common import reading
+
+        path = Path(str(getattr(self, "path", "scan")))
+        with reading(path):
+            block = self._read(r0, r1)
+        if block.dtype.kind == "f" and not np.isfinite(block).all():
+            raise PigmentmapError(
+                f"'{path}': the counts hold NaN or infinite values in rows {r0}-{r1 - 1}"
+            )
+        return block
+
     def __len__(self) -> int:
         return self.shape[0]
 
@@ -52,13 +70,13 @@ class LazyRows:
             r = int(rows) + (self.shape[0] if rows < 0 else 0)
             if not 0 <= r < self.shape[0]:
                 raise IndexError(f"row {rows} is outside the {self.shape[0]} rows")
-            block = self._read(r, r + 1)[0]
+            block = self._rows(r, r + 1)[0]
             return block[rest] if rest else block
         elif isinstance(rows, slice):
             r0, r1, step = rows.indices(self.shape[0])
             if step < 0:
                 raise TypeError("rows are read forwards (a step below 0 is not supported)")
-            block = self._read(r0, max(r0, r1))[::step]
+            block = self._rows(r0, max(r0, r1))[::step]
         else:
             raise TypeError(f"{type(self).__name__} takes a row index or a slice of rows")
         return block[(slice(None), *rest)] if rest else block
@@ -67,5 +85,5 @@ class LazyRows:
         from pigmentmap.io._common import check_alloc
 
         check_alloc(self.nbytes, f"the whole cube {self.shape}")
-        a = self._read(0, self.shape[0])
+        a = self._rows(0, self.shape[0])
         return a.astype(dtype) if dtype is not None else a
