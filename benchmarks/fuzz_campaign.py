@@ -24,8 +24,10 @@ format about equally).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import faulthandler
+import io
 import json
 import os
 import pickle
@@ -328,8 +330,9 @@ class Campaign:
                 if now - last_print >= self.args.progress or (exhausted and not running):
                     self.progress(done, total)
                     last_print = now
-                if now - last_write >= 60:
-                    self.write(complete=False)
+                if now - last_write >= 60:  # a snapshot, in case the run is killed
+                    with contextlib.redirect_stdout(io.StringIO()):
+                        self.write(complete=False)
                     last_write = now
         except KeyboardInterrupt:
             self.interrupted = True
@@ -441,17 +444,17 @@ class Campaign:
                 "seed": task.seed,
                 "kind": res.kind,
                 "seconds": round(res.seconds, 3),
-                "message": first_line(res.message, 200),
+                "message": first_line(re.sub(r"'[^']*/", "'", res.message), 200),
             }
             self.peak["saved"] = self.save(job, res, "peak_rss", replace=True)
         if res.kind not in FAILURES and not big:
             return
         kind = res.kind if res.kind in FAILURES else "big_rss"
         message = re.sub(r"'[^']*/", "'", res.message)  # no temporary folders
+        # the same failure in other words: the same place, or the same message but its numbers
+        place = res.where or f"{res.kind}: " + re.sub(r"\d+(\.\d+)?", "#", message)[:80]
         if kind == "big_rss":
             message = f"peak RSS {res.rss_kb / 1024:.0f} MB ({res.kind}: {message})"
-        # the same failure in other words: the same place, or the same message but its numbers
-        place = res.where or re.sub(r"\d+(\.\d+)?", "#", message.split(" (")[0])
         key = (task.fmt, kind, res.error, place, res.reader)
         entry = self.failures.setdefault(
             key,

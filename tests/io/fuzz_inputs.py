@@ -61,7 +61,7 @@ class Seed:
         return folder / self.target if self.target != "." else folder
 
 
-def npy_bytes(a: np.ndarray) -> bytes:
+def npy_bytes(a: np.ndarray | np.generic) -> bytes:
     buf = io.BytesIO()
     np.save(buf, a)
     return buf.getvalue()
@@ -165,9 +165,10 @@ def trt_spectrum(channels: str, calib_abs: str = "-9.555E-1", indent: str = "  "
     return "\n".join(indent + line for line in block.splitlines())
 
 
-def spx_text(
-    channels: str = ",".join(str(int(v)) for v in SPEC), calib_abs: str = "-9.555E-1"
-) -> str:
+SPEC_CHANNELS = ",".join(str(int(v)) for v in SPEC)
+
+
+def spx_text(channels: str = SPEC_CHANNELS, calib_abs: str = "-9.555E-1") -> str:
     return (
         '<?xml version="1.0" encoding="WINDOWS-1252" standalone="yes"?>\n<TRTSpectrum>\n'
         f"{trt_spectrum(channels, calib_abs)}\n</TRTSpectrum>\n"
@@ -327,7 +328,8 @@ def _bcf_pack(members: dict[str, bytes]) -> dict[str, bytes]:
 
 
 def rpl_text(**values: object) -> str:
-    keys = {"width": 4, "height": 3, "depth": 64, "offset": 0, "data-length": 2}
+    keys: dict[str, object] = {"width": 4, "height": 3, "depth": 64, "offset": 0}
+    keys |= {"data-length": 2}
     keys |= {"data-type": "unsigned", "byte-order": "little-endian", "record-by": "vector"}
     keys |= {"ev-per-chan": 10, **values}
     return "key value\n" + "".join(f"{k} {v}\n" for k, v in keys.items())
@@ -471,7 +473,8 @@ def mutate(data: bytes, rng: random.Random, *, text: bool) -> bytes:
     truncation, a bit flipped, bytes overwritten (with random bytes or a boundary integer),
     bytes inserted or deleted."""
     out = bytearray(data)
-    ops = ("token", "token", "token", "truncate", "flip", "bytes", "insert", "delete")
+    ops: tuple[str, ...] = ("token", "token", "token", "truncate", "flip", "bytes", "insert")
+    ops += ("delete",)
     if not text:
         ops = ("token", "truncate", "flip", "flip", "bytes", "int", "int", "insert", "delete")
     for _ in range(rng.randint(1, 3)):

@@ -584,7 +584,27 @@ def _child(fn: Callable[..., Any], args: tuple[Any, ...], fd: int, what: str) ->
         view = view[os.write(fd, view) :]
 
 
-def run_isolated(fn: Callable[..., _T], *args: Any, seconds: float, what: str, library: str) -> _T:
+def _limit_memory(extra_bytes: int) -> None:
+    """Cap this process's address space at its present size plus ``extra_bytes`` (a forked
+    child: what it inherited stays usable, a runaway allocation gets a MemoryError)."""
+    import resource
+
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[0])
+        now = pages * os.sysconf("SC_PAGE_SIZE")
+        resource.setrlimit(resource.RLIMIT_AS, (now + extra_bytes, now + extra_bytes))
+    except (OSError, ValueError, IndexError):  # pragma: no cover - no /proc or no rlimit
+        pass
+
+
+def run_isolated(
+    fn: Callable[..., _T],
+    *args: Any,
+    seconds: float,
+    what: str,
+    library: str,
+    memory_bytes: int | None = None,
+) -> _T:
     """``fn(*args)`` run in a forked child that is killed after ``seconds``.
 
     Parameters
@@ -599,6 +619,9 @@ def run_isolated(fn: Callable[..., _T], *args: Any, seconds: float, what: str, l
         The file, quoted, for the messages.
     library : str
         The library that may loop or crash, for the messages.
+    memory_bytes : int, optional
+        The most the child may allocate beyond what it inherits (a library that allocates
+        without bound on a corrupt file then fails with one line instead of eating the machine).
 
     Returns
     -------
@@ -629,6 +652,8 @@ def run_isolated(fn: Callable[..., _T], *args: Any, seconds: float, what: str, l
         try:
             faulthandler.disable()  # a crash is reported by the parent, in one line
             os.close(r)
+            if memory_bytes is not None:
+                _limit_memory(memory_bytes)
             _child(fn, args, w, what)
         finally:
             os._exit(0)

@@ -51,12 +51,13 @@ def _quiet(name: str) -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _check_bcf(path: Path) -> None:
-    """Refuse a ``.bcf`` hypermap whose declared size would not fit in memory."""
+def _bcf_size(path: Path) -> int:
+    """The bytes a ``.bcf`` hypermap declares (height x width x channels x item size), its
+    header checked; run in a child with little memory (:func:`read_bruker`)."""
     try:
         from rsciio.bruker._api import BCF_reader
     except ImportError:  # pragma: no cover - a rosettasciio without this class
-        return
+        return 0
     try:
         with _quiet("rsciio"):
             bcf = BCF_reader(str(path))
@@ -66,31 +67,50 @@ def _check_bcf(path: Path) -> None:
             itemsize = np.dtype(bcf.header.estimate_map_depth(index=index)).itemsize
     except PigmentmapError:
         raise
+    except MemoryError:
+        raise PigmentmapError(
+            f"'{path}': its container header asks for more memory than the file can hold (corrupt)"
+        ) from None
     except Exception as err:  # rosettasciio raises many kinds
         raise PigmentmapError(f"cannot read Bruker file '{path}': {one_line(err)}") from None
     if h < 1 or w < 1 or not 2 <= n <= MAX_CHANNELS:
         raise PigmentmapError(f"'{path}' declares a hypermap of {h} x {w} pixels x {n} channels")
-    check_alloc(h * w * n * itemsize, f"'{path}' ({h} x {w} pixels x {n} channels)")
+    nbytes = h * w * n * itemsize
+    check_alloc(nbytes, f"'{path}' ({h} x {w} pixels x {n} channels)")
+    return nbytes
 
 
 BCF_SECONDS = 4.0
 """The time a ``.bcf`` read may take, plus one second per :data:`BCF_BYTES_PER_SECOND`."""
 BCF_BYTES_PER_SECOND = 5 * 2**20
+BCF_HEADER_BYTES = 256 * 2**20
+"""Memory a ``.bcf`` read may take beyond 4 times the file (and 3 times the declared cube)."""
 
 
 def read_bruker(path: Path) -> RawCube:
     """Bruker .spx spectra and .bcf hypermaps via rosettasciio (the EDS/XRF signal).
 
     A ``.bcf`` is decoded by rosettasciio's compiled reader, which can crash or loop on a
-    corrupt file: it is read in a child process (:func:`~pigmentmap.io._common.run_isolated`)
-    given :data:`BCF_SECONDS` plus a second per 5 MB. It is read whole: its pixels are one
+    corrupt file, or allocate without bound: it is read in child processes
+    (:func:`~pigmentmap.io._common.run_isolated`) given :data:`BCF_SECONDS` plus a second per
+    5 MB, and memory capped at a few times the file (its container header) and then a few
+    times the declared hypermap (its data). It is read whole: its pixels are one
     compressed stream (rosettasciio's lazy mode holds the whole hypermap in one chunk too), so a
     hypermap that does not fit in memory is refused before it is decoded.
     """
     if path.suffix.lower() == ".bcf":
-        seconds = BCF_SECONDS + regular_size(path) / BCF_BYTES_PER_SECOND
-        return run_isolated(_read_bruker, path, seconds=seconds, what=f"'{path}'",
-                            library="Bruker .bcf reader (rosettasciio)")  # fmt: skip
+        size = regular_size(path)
+        seconds = BCF_SECONDS + size / BCF_BYTES_PER_SECOND
+        where, library = f"'{path}'", "Bruker .bcf reader (rosettasciio)"
+        # Two steps, each in a child whose memory is capped: the container's header (its
+        # tables are at most a few times the file), then the data (at most a few times what
+        # the header declares). A corrupt header that makes the reader allocate without bound
+        # stops at the cap, in one line.
+        header_bytes = BCF_HEADER_BYTES + 4 * size
+        nbytes = run_isolated(_bcf_size, path, seconds=seconds, what=where, library=library,
+                              memory_bytes=header_bytes)  # fmt: skip
+        return run_isolated(_read_bruker, path, seconds=seconds, what=where, library=library,
+                            memory_bytes=header_bytes + 3 * nbytes)  # fmt: skip
     return _read_bruker(path)
 
 
@@ -102,8 +122,6 @@ def _read_bruker(path: Path) -> RawCube:
         raise PigmentmapError(
             f"'{path}' is {size_text(size)}: too large for a Bruker .spx spectrum"
         )
-    if path.suffix.lower() == ".bcf":
-        _check_bcf(path)
     try:
         with _quiet("rsciio"):
             items = file_reader(str(path))
