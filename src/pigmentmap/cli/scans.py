@@ -42,8 +42,6 @@ def _cmd_map(args: argparse.Namespace) -> int:
     check_results_folder(Path(args.out), overwrite=args.overwrite)
     if args.binning < 1:
         raise PigmentmapError("--binning must be >= 1")
-    if args.workers is not None and args.scheduler is not None:
-        raise PigmentmapError("give --workers (a local Dask cluster) or --scheduler, not both")
     instrument = load_instrument(args.instrument)
     notes: list[str] = []  # the reader's and the recalibration's notices, kept for the report
     with warnings.catch_warnings(record=True) as caught:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from pigmentmap.core.axis import EnergyAxis
-from pigmentmap.core.spectrum import Cube
+from pigmentmap.core.spectrum import Cube, row_blocks
 from pigmentmap.instruments.calibration import (
     Calibration,
     calibrate,
@@ -49,10 +49,9 @@ def sum_spectrum(counts: Any, *, block_mb: float = 32.0) -> np.ndarray:
     [6.0, 6.0, 6.0, 6.0]
     """
     h, w, c = (int(n) for n in counts.shape)
-    rows = max(1, int(block_mb * 1e6 // (8 * max(1, w) * max(1, c))))
     total = np.zeros(c)
-    for r0 in range(0, h, rows):
-        block = np.asarray(counts[r0 : r0 + rows], dtype=np.float64)
+    for r0, r1 in row_blocks(h, 8.0 * w * c, budget_bytes=block_mb * 1e6):
+        block = np.asarray(counts[r0:r1], dtype=np.float64)
         total += block.reshape(-1, c).sum(axis=0)
     return total
 

@@ -176,8 +176,8 @@ class RawRows(LazyRows):
     def __init__(
         self, path: Path, dtype: np.dtype, shape: tuple[int, int, int], offset: int
     ) -> None:
-        super().__init__(shape, dtype)
-        self.path, self.offset = path, offset
+        super().__init__(shape, dtype, path)
+        self.offset = offset
 
     def _read(self, r0: int, r1: int) -> np.ndarray:
         _, w, d = self.shape

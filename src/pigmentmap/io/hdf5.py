@@ -341,8 +341,10 @@ class HDF5Rows(LazyRows):
     ) -> None:
         k = channel_axis % 3
         self.order = [d for d in range(3) if d != k] + [k]
-        super().__init__((shape[self.order[0]], shape[self.order[1]], shape[k]), np.dtype(dtype))
-        self.path, self.dataset, self.source_shape = Path(path), dataset, tuple(shape)
+        super().__init__(
+            (shape[self.order[0]], shape[self.order[1]], shape[k]), np.dtype(dtype), path
+        )
+        self.dataset, self.source_shape = dataset, tuple(shape)
         self.rows_per_chunk = int(chunks[self.order[0]]) if chunks else 1
 
     def _read(self, r0: int, r1: int) -> np.ndarray:

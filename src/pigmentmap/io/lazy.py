@@ -9,6 +9,7 @@ that it fits in memory). Opening a scan (``pigmentmap info``) therefore reads he
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,9 @@ class LazyRows:
     ([2.0, 3.0], (1, 1, 3), (3,), (4, 2, 3))
     """
 
-    def __init__(self, shape: tuple[int, int, int], dtype: np.dtype) -> None:
+    def __init__(self, shape: tuple[int, int, int], dtype: np.dtype, path: Any = "scan") -> None:
+        self.path = Path(path)
+        """The file read (named in errors)."""
         self.shape = tuple(int(s) for s in shape)
         self.dtype = np.dtype(dtype)
         self.ndim = 3
@@ -46,12 +49,10 @@ class LazyRows:
         """Rows ``r0:r1`` read and checked: whatever reading raises becomes one
         :class:`PigmentmapError` naming the file, and NaN or infinite counts are refused (they
         are found here, where rows are read, not when the file is opened)."""
-        from pathlib import Path
-
         from pigmentmap.core.errors import PigmentmapError
         from pigmentmap.io._common import reading
 
-        path = Path(str(getattr(self, "path", "scan")))
+        path = self.path
         with reading(path):
             block = self._read(r0, r1)
         if block.dtype.kind == "f" and not np.isfinite(block).all():

@@ -7,17 +7,15 @@ the memory available."""
 
 from __future__ import annotations
 
-import logging
 import math
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from pigmentmap.core.errors import PigmentmapError
+from pigmentmap.core.quiet import quiet_loggers
 from pigmentmap.io._common import (
     MAX_CHANNELS,
     RawCube,
@@ -39,18 +37,6 @@ MAX_SPX_BYTES = 64 * 2**20
 """The largest ``.spx`` (an XML spectrum, normally well under 1 MB) handed to rosettasciio."""
 
 
-@contextmanager
-def _quiet(name: str) -> Iterator[None]:
-    """Silence a library's logger while it reads (its complaints become our one-line errors)."""
-    logger = logging.getLogger(name)
-    level = logger.level
-    logger.setLevel(logging.CRITICAL + 1)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
 def _bcf_size(path: Path) -> int:
     """The bytes a ``.bcf`` hypermap declares (height x width x channels x item size), its
     header checked; run in a child with little memory (:func:`read_bruker`)."""
@@ -59,7 +45,7 @@ def _bcf_size(path: Path) -> int:
     except ImportError:  # pragma: no cover - a rosettasciio without this class
         return 0
     try:
-        with _quiet("rsciio"):
+        with quiet_loggers("rsciio"):
             bcf = BCF_reader(str(path))
             index = bcf.def_index
             h, w = int(bcf.header.image.height), int(bcf.header.image.width)
@@ -123,7 +109,7 @@ def _read_bruker(path: Path) -> RawCube:
             f"'{path}' is {size_text(size)}: too large for a Bruker .spx spectrum"
         )
     try:
-        with _quiet("rsciio"):
+        with quiet_loggers("rsciio"):
             items = file_reader(str(path))
     except Exception as err:  # rosettasciio raises many kinds
         raise PigmentmapError(f"cannot read Bruker file '{path}': {one_line(err)}") from None
@@ -355,7 +341,7 @@ def read_edf(path: Path) -> RawCube:
 
     shapes = scan_edf(path)
     try:
-        with _quiet("fabio"), EdfImage() as img:
+        with quiet_loggers("fabio"), EdfImage() as img:
             img.read(str(path))
             if img.nframes != len(shapes):
                 raise ValueError(f"fabio found {img.nframes} frames, the headers {len(shapes)}")
@@ -386,15 +372,14 @@ class EdfRows(LazyRows):
     of the rows asked for read on demand (fabio reads a frame's data only when asked)."""
 
     def __init__(self, path: Path, shape: tuple[int, ...], dtype: Any) -> None:
-        super().__init__((shape[0], shape[1], shape[2]), np.dtype(dtype))
-        self.path = path
+        super().__init__((shape[0], shape[1], shape[2]), np.dtype(dtype), path)
 
     def _read(self, r0: int, r1: int) -> np.ndarray:
         from fabio.edfimage import EdfImage
 
         out = np.empty((max(0, r1 - r0), *self.shape[1:]), dtype=self.dtype)
         try:
-            with _quiet("fabio"), EdfImage() as img:
+            with quiet_loggers("fabio"), EdfImage() as img:
                 img.read(str(self.path))
                 for k in range(r0, r1):
                     out[k - r0] = np.asarray(img.getframe(k).data)

@@ -19,8 +19,10 @@ import numpy as np
 
 from pigmentmap.core.axis import EnergyAxis
 from pigmentmap.core.errors import PigmentmapError
+from pigmentmap.core.spectrum import row_blocks
 from pigmentmap.mapping.elements import ElementFitter
 from pigmentmap.mapping.evidence import judge
+from pigmentmap.mapping.pigments import bin_cube
 from pigmentmap.preprocess.preprocessor import EdgePaddingWarning
 
 #: Counts per block, in MB of float64: the element fit holds a few times this in temporaries.
@@ -32,7 +34,13 @@ network); the rest (``sum_spectrum``, ``tally_*``) are summed over blocks."""
 
 
 def plan_blocks(
-    n_rows: int, n_cols: int, n_channels: int, *, binning: int = 1, block_mb: float = BLOCK_MB
+    n_rows: int,
+    n_cols: int,
+    n_channels: int,
+    *,
+    binning: int = 1,
+    block_mb: float = BLOCK_MB,
+    rows_per_chunk: int = 1,
 ) -> list[tuple[int, int]]:
     """Blocks of (binned) rows ``[(r0, r1), ...]`` holding about ``block_mb`` of counts each.
 
@@ -46,6 +54,9 @@ def plan_blocks(
         Pixels summed per side: a map row reads ``binning`` scan rows.
     block_mb : float
         Counts per block, in MB of float64.
+    rows_per_chunk : int
+        Scan rows a stored chunk of the file spans (a lazily read HDF5 file's): blocks follow
+        the chunks where the budget allows (see :func:`~pigmentmap.core.spectrum.row_blocks`).
 
     Examples
     --------
@@ -58,8 +69,8 @@ def plan_blocks(
             f"(binning {binning}, {block_mb} MB)"
         )
     row_bytes = 8.0 * n_cols * binning * binning * n_channels
-    rows = max(1, int(block_mb * 1e6 // row_bytes))
-    return [(r0, min(n_rows, r0 + rows)) for r0 in range(0, n_rows, rows)]
+    multiple = max(1, -(-rows_per_chunk // binning))  # map rows covering one chunk
+    return row_blocks(n_rows, row_bytes, budget_bytes=block_mb * 1e6, multiple=multiple)
 
 
 def read_rows(counts: Any, r0: int, r1: int, *, binning: int = 1) -> np.ndarray:
@@ -74,12 +85,7 @@ def read_rows(counts: Any, r0: int, r1: int, *, binning: int = 1) -> np.ndarray:
     >>> read_rows(np.ones((5, 5, 3)), 1, 2, binning=2).shape
     (1, 2, 3)
     """
-    if binning == 1:
-        return np.asarray(counts[r0:r1], dtype=np.float64)
-    rows = np.asarray(counts[r0 * binning : r1 * binning], dtype=np.float64)
-    h, w, c = rows.shape
-    ww = w // binning
-    return rows[:, : ww * binning].reshape(h // binning, binning, ww, binning, c).sum(axis=(1, 3))
+    return np.asarray(bin_cube(counts[r0 * binning : r1 * binning], binning), dtype=np.float64)
 
 
 @dataclass

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from pigmentmap.core.errors import PigmentmapError
+from pigmentmap.core.quiet import quiet_loggers
 
 CONNECT_SECONDS = 10.0
 """How long to wait for a scheduler to answer."""
@@ -94,53 +95,33 @@ def dask_client(*, workers: int | None = None, scheduler: str | None = None) -> 
     if scheduler is not None and workers is not None:
         raise PigmentmapError("give --workers (a local cluster) or --scheduler, not both")
     cluster = None
-    quiet = _quiet_dask()
-    try:
-        if scheduler is not None:
-            try:
-                client = Client(scheduler, timeout=CONNECT_SECONDS)
-            except (OSError, TimeoutError, ValueError, TypeError) as err:
-                raise PigmentmapError(
-                    f"no Dask scheduler answers at {scheduler} within {CONNECT_SECONDS:g} s "
-                    f"({type(err).__name__}); start one with 'dask scheduler' and 'dask worker "
-                    "ADDRESS'"
-                ) from None
-        else:
-            if workers is None or workers < 1:
-                raise PigmentmapError(f"--workers must be at least 1, got {workers}")
-            cluster = LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                dashboard_address=None, silence_logs=logging.ERROR,
-            )  # fmt: skip
-            client = Client(cluster)
+    # Dask's info lines would mix with the progress bar: errors only while a run uses it.
+    with quiet_loggers("distributed", "dask", level=logging.ERROR):
         try:
-            yield client
+            if scheduler is not None:
+                try:
+                    client = Client(scheduler, timeout=CONNECT_SECONDS)
+                except (OSError, TimeoutError, ValueError, TypeError) as err:
+                    raise PigmentmapError(
+                        f"no Dask scheduler answers at {scheduler} within {CONNECT_SECONDS:g} s "
+                        f"({type(err).__name__}); start one with 'dask scheduler' and "
+                        "'dask worker ADDRESS'"
+                    ) from None
+            else:
+                if workers is None or workers < 1:
+                    raise PigmentmapError(f"--workers must be at least 1, got {workers}")
+                cluster = LocalCluster(
+                    n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                    dashboard_address=None, silence_logs=logging.ERROR,
+                )  # fmt: skip
+                client = Client(cluster)
+            try:
+                yield client
+            finally:
+                client.close()
         finally:
-            client.close()
-    finally:
-        if cluster is not None:
-            cluster.close()
-        quiet.restore()
-
-
-class _QuietDask:
-    """Dask's loggers set to errors only while a run uses them (its info lines would mix with
-    the progress bar)."""
-
-    def __init__(self) -> None:
-        self.saved = {}
-        for name in ("distributed", "dask"):
-            logger = logging.getLogger(name)
-            self.saved[name] = logger.level
-            logger.setLevel(logging.ERROR)
-
-    def restore(self) -> None:
-        for name, level in self.saved.items():
-            logging.getLogger(name).setLevel(level)
-
-
-def _quiet_dask() -> _QuietDask:
-    return _QuietDask()
+            if cluster is not None:
+                cluster.close()
 
 
 def _run_on(

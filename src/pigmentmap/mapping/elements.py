@@ -54,6 +54,7 @@ import numpy as np
 
 from pigmentmap.core.axis import EnergyAxis
 from pigmentmap.core.errors import PigmentmapError
+from pigmentmap.core.spectrum import row_blocks
 from pigmentmap.instruments.instrument import Instrument
 from pigmentmap.materials.formula import atomic_number
 from pigmentmap.physics.detector import detection_efficiency, pair_sums, response_matrix
@@ -523,12 +524,6 @@ def _fit_with_column(
     return x, s
 
 
-def _row_chunks(n_rows: int, n_cols: int, n_ch: int, budget_mb: float) -> Iterator[tuple[int, int]]:
-    rows = max(1, int(budget_mb * 1e6 / (8 * 8 * max(1, n_cols) * n_ch)))
-    for start in range(0, n_rows, rows):
-        yield start, min(n_rows, start + rows)
-
-
 @dataclass(frozen=True)
 class ElementFitter:
     """Everything the element fit needs that does not depend on the counts, prepared once.
@@ -725,7 +720,8 @@ def fit_elements(
     hidden = np.zeros(values.shape, dtype=bool)
     total = np.zeros(c)
     bar = tqdm(total=h, disable=not progress, unit="rows", desc="fit elements")
-    for r0, r1 in _row_chunks(h, w, c, budget_mb):
+    # about 8 float64 copies of a block live at once in the fit
+    for r0, r1 in row_blocks(h, 8 * 8 * max(1, w) * c, budget_bytes=budget_mb * 1e6):
         part = fitter.fit(counts[r0:r1])
         values[r0:r1], significance[r0:r1] = part.values, part.significance
         hidden[r0:r1] = part.hidden

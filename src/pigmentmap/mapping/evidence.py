@@ -101,6 +101,27 @@ class Evidence:
     unmeasured: dict[str, tuple[str, ...]]
 
 
+def measured_keys(
+    names: tuple[str, ...] | list[str],
+    element_names: tuple[str, ...] | list[str],
+    *,
+    library: PigmentLibrary | None = None,
+) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    """Each class's key elements that the fit measured (``element_names``), and those it did not.
+
+    Examples
+    --------
+    >>> measured_keys(["chrome_yellow"], ["Pb"])
+    ({'chrome_yellow': ('Pb',)}, {'chrome_yellow': ('Cr',)})
+    """
+    key, unmeasured = {}, {}
+    for name in names:
+        wanted = key_elements(name, library=library)
+        key[name] = tuple(e for e in wanted if e in element_names)
+        unmeasured[name] = tuple(e for e in wanted if e not in element_names)
+    return key, unmeasured
+
+
 def evidence(
     names: tuple[str, ...] | list[str],
     significance: np.ndarray,
@@ -146,11 +167,8 @@ def evidence(
     hide = np.zeros(sig.shape, dtype=bool) if hidden is None else np.asarray(hidden, dtype=bool)
     if hide.shape != sig.shape:
         raise PigmentmapError(f"hidden {hide.shape} and significance {sig.shape} differ")
-    key, unmeasured = {}, {}
+    key, unmeasured = measured_keys(names, element_names, library=library)
     for k, name in enumerate(names):
-        wanted = key_elements(name, library=library)
-        key[name] = tuple(e for e in wanted if e in element_names)
-        unmeasured[name] = tuple(e for e in wanted if e not in element_names)
         if not key[name]:
             continue
         cols = [list(element_names).index(e) for e in key[name]]

@@ -16,14 +16,13 @@ name: a run that fails leaves only this folder.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pigmentmap.core.atomic import atomic_path
 from pigmentmap.core.errors import PigmentmapError
 
 JOB = "job.json"
@@ -121,7 +120,7 @@ class PartialRun:
                     f"'{folder}' is in the way and was not written by pigmentmap: move it"
                 )
             if stored == description:
-                for stale in folder.glob(".block-*"):  # a block being written when killed
+                for stale in folder.glob(".block_*.tmp"):  # a block being written when killed
                     stale.unlink(missing_ok=True)
                 run = cls(folder, n_blocks)
                 run.resumed = len(run.done())
@@ -129,7 +128,8 @@ class PartialRun:
             shutil.rmtree(folder)
             restarted = True
         folder.mkdir()
-        _write_atomic(folder / JOB, (json.dumps(description, indent=1) + "\n").encode())
+        with atomic_path(folder / JOB) as tmp:
+            tmp.write_text(json.dumps(description, indent=1) + "\n")
         return cls(folder, n_blocks, restarted=restarted)
 
     def block_path(self, index: int) -> Path:
@@ -149,14 +149,8 @@ class PartialRun:
 
     def save(self, index: int, arrays: dict[str, np.ndarray]) -> None:
         """Keep block ``index`` (written whole, then renamed)."""
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".block-", suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)  # type: ignore[arg-type]
-            os.replace(tmp, self.block_path(index))
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(self.block_path(index)) as tmp, open(tmp, "wb") as f:
+            np.savez(f, **arrays)  # type: ignore[arg-type]
 
     def load(self, index: int, *, keys: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
         """Block ``index``: its arrays (those of ``keys`` only, if given). A damaged file is
@@ -175,14 +169,3 @@ class PartialRun:
     def remove(self) -> None:
         """Remove the folder (the results are complete)."""
         shutil.rmtree(self.folder, ignore_errors=True)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from pigmentmap.core.errors import PigmentmapError
-from pigmentmap.core.spectrum import Cube
+from pigmentmap.core.spectrum import Cube, row_blocks
 
 
 @dataclass(frozen=True)
@@ -151,16 +151,14 @@ def pigment_maps(
     if binning > 1:
         counts = bin_cube(counts, binning)
     h, w, c = counts.shape
-    if (
-        rows_per_chunk is None
-    ):  # about 16 MB of float64 counts per chunk (a few times that in temporaries)
-        rows_per_chunk = max(1, int(16e6 / (8 * max(1, w) * c)))
+    row_bytes = 8.0 * max(1, w) * c
+    # about 16 MB of float64 counts per chunk (a few times that in temporaries)
+    budget = 16e6 if rows_per_chunk is None else rows_per_chunk * row_bytes
     k = len(predictor.names)
     raw = np.zeros((h, w, k), dtype=np.float32)
     layers = None if predictor.layer_model is None else np.zeros((h, w, k, 2), dtype=np.float32)
     bar = tqdm(total=h * w, disable=not progress, unit="px", desc="pigment maps")
-    for r0 in range(0, h, rows_per_chunk):
-        r1 = min(h, r0 + rows_per_chunk)
+    for r0, r1 in row_blocks(h, row_bytes, budget_bytes=budget):
         block_raw, block_layers = predictor.predict(
             np.asarray(counts[r0:r1]), cube.axis, batch_size=batch_size
         )

@@ -45,8 +45,8 @@ from pigmentmap.mapping.evidence import (
     DETECTED_SIGMA,
     UNSUPPORTED_CAP,
     GateTally,
-    evidence,
     evidence_elements,
+    measured_keys,
 )
 from pigmentmap.mapping.partial import PartialRun, source_stamp
 from pigmentmap.mapping.pigments import PigmentPredictor, check_cube
@@ -224,6 +224,8 @@ def run_map(
     check_cube(cube)
     if binning < 1:
         raise PigmentmapError(f"--binning must be >= 1, got {binning}")
+    if workers is not None and scheduler is not None:
+        raise PigmentmapError("give --workers (a local Dask cluster) or --scheduler, not both")
     if pixel_size_mm is None:
         pixel_size_mm = cube.meta.get("pixel_size_mm")
     if pixel_size_mm is not None and not (math.isfinite(pixel_size_mm) and pixel_size_mm > 0):
@@ -244,7 +246,8 @@ def run_map(
     post = predictor.posterior
     fitter = prepare_fit(cube.axis, instrument, elements=evidence_elements(names, elements))
     job = MapJob(predictor, fitter, cube.axis, evidence_gate)
-    blocks = plan_blocks(hh, ww, c, binning=binning, block_mb=block_mb)
+    blocks = plan_blocks(hh, ww, c, binning=binning, block_mb=block_mb,
+                         rows_per_chunk=int(getattr(cube.counts, "rows_per_chunk", 1)))  # fmt: skip
     stamp = {
         "scan": source_stamp(scan), "shape": [h, w, c], "axis": cube.axis.to_dict(),
         "model": str(model), "card_sha256": _model_stamp(predictor.card),
@@ -288,11 +291,11 @@ def run_map(
         t = GateTally.from_arrays(part)
         tally = t if tally is None else tally + t
     assert tally is not None  # a map has at least one block
-    ev = evidence(names, np.zeros((1, 1, len(fitter.names))), fitter.names)
+    key, unmeasured = measured_keys(names, fitter.names)
     if post.missing:
         note(f"the model has no {', no '.join(post.missing)} (made before them; see pigmentmap "
              "calibrate)")  # fmt: skip
-    for line in tally.notes(ev.key, names, gated=evidence_gate):
+    for line in tally.notes(key, names, gated=evidence_gate):
         note(line)
     components, component_names = fitted_components(
         total, cube.axis, instrument, elements=fitter.names
@@ -322,8 +325,8 @@ def run_map(
                         "gate": evidence_gate,
                         "detected_sigma": DETECTED_SIGMA,
                         "cap": UNSUPPORTED_CAP,
-                        "key_elements": {k: list(v) for k, v in ev.key.items()},
-                        "unmeasured": {k: list(v) for k, v in ev.unmeasured.items()},
+                        "key_elements": {k: list(v) for k, v in key.items()},
+                        "unmeasured": {k: list(v) for k, v in unmeasured.items()},
                     },
                     "group_list": [g.to_dict() for g in post.groups],
                     "model_card": predictor.card,
