@@ -238,7 +238,8 @@ def test_a_worker_dying_fails_in_one_line_and_keeps_the_finished_blocks():
     rows = np.arange(4.0).reshape(4, 1, 1) * np.ones((1, 1, 2))
     with (
         dask.config.set({"distributed.scheduler.allowed-failures": 0}),
-        pytest.raises(PigmentmapError, match="worker died while mapping rows 2-2"),
+        # the dying block, or one whose data died with that worker
+        pytest.raises(PigmentmapError, match=r"worker died while mapping rows [12]-[12] "),
     ):
         run_blocks(DiesOnSecondBlock(), [(0, 0, 1), (1, 1, 2), (2, 2, 3)],
                    read=lambda a, b: rows[a:b], save=kept.__setitem__, workers=1)  # fmt: skip

@@ -159,13 +159,14 @@ def _run_on(
             index, r0, r1 = where.pop(future)
             try:
                 result = future.result()
-            except KilledWorker:
+            except (KilledWorker, FutureCancelledError) as err:
+                # a block whose worker died, or whose data (scattered to that worker) died with it
                 raise PigmentmapError(
-                    f"a Dask worker died while mapping rows {r0}-{r1 - 1} (out of memory, "
-                    "killed or lost); the finished blocks are kept: rerun the same command to "
-                    "continue"
+                    f"a Dask worker died while mapping rows {r0}-{r1 - 1} ({type(err).__name__}: "
+                    "out of memory, killed or lost); the finished blocks are kept: rerun the same "
+                    "command to continue"
                 ) from None
-            except (FutureCancelledError, OSError) as err:
+            except OSError as err:
                 raise PigmentmapError(
                     f"lost the Dask cluster while mapping rows {r0}-{r1 - 1} "
                     f"({type(err).__name__}); the finished blocks are kept: rerun the same "
