@@ -216,3 +216,26 @@ def test_cli_rgb_with_images(tmp_path, capsys):
         == 2
     )
     assert "cannot resample" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("components,algorithm", [(0, "brute"), (5, "kd_tree")])
+def test_knn_is_sklearns_search_rebuilt_from_arrays(tmp_path, components, algorithm):
+    """kNN predicts the mean colour of the k nearest training spectra in feature space (checked
+    against an exhaustive search here), with the search that fits the feature size, and its
+    folder holds arrays and JSON only."""
+    from pigmentmap.regress.features import Features
+
+    spectra, rgb = _data(n=120)
+    test_spectra, _ = _data(n=30, seed=3)
+    out = train_rgb(spectra, AXIS, rgb, method="knn", out=tmp_path / "m", k=4,
+                    components=components)  # fmt: skip
+    pred, _, card = predict(out, test_spectra, AXIS)
+    assert card["params"]["algorithm"] == algorithm
+    feats = Features.fit(spectra, AXIS, n_components=components)
+    train_x = feats(spectra, AXIS).astype(np.float64)
+    x = feats(test_spectra, AXIS).astype(np.float64)
+    d = ((x[:, None, :] - train_x[None, :, :]) ** 2).sum(axis=-1)
+    expected = rgb[np.argsort(d, axis=1)[:, :4]].mean(axis=1)
+    assert pred == pytest.approx(np.clip(expected, 0, 1), abs=1e-5)
+    suffixes = {p.suffix for p in out.iterdir() if p.is_file() and not p.name.startswith(".")}
+    assert suffixes <= {".json", ".safetensors"}

@@ -157,19 +157,62 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _phantom_size(text: str) -> tuple[int, int]:
+    from pigmentmap.mapping.painting import MAX_SIDE, MIN_SIDE
+
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise PigmentmapError(f"--size wants HxW, e.g. 200x300, got '{text}'") from None
+    if not (MIN_SIDE <= h <= MAX_SIDE and MIN_SIDE <= w <= MAX_SIDE):
+        raise PigmentmapError(
+            f"--size {text}: height and width must each be {MIN_SIDE}-{MAX_SIDE} pixels"
+        )
+    return h, w
+
+
 def _cmd_phantom(args: argparse.Namespace) -> int:
     from pigmentmap.core.atomic import check_output_path
     from pigmentmap.instruments import load_instrument
-    from pigmentmap.mapping.phantom import make_phantom
 
     out = check_output_path(args.out)
     if out.exists() and not args.overwrite:
         raise PigmentmapError(f"'{out}' exists (use --overwrite to replace it)")
+    if args.design == "mockup" and (args.size or args.palette):
+        raise PigmentmapError("--size and --palette apply to --design painting only")
     inst = load_instrument(args.instrument)
     if args.live_time_s is not None:
         inst = inst.with_changes(live_time_s=args.live_time_s)
-    make_phantom(out, library=library_from_args(args), instrument=inst, seed=args.seed)
-    print(f"wrote {out}: mock-up phantom ({inst.live_time_s:g} s per pixel)")
+    lib = library_from_args(args)
+    if args.design == "mockup":
+        from pigmentmap.mapping.phantom import make_phantom
+
+        make_phantom(out, library=lib, instrument=inst, seed=args.seed)
+        print(f"wrote {out}: mock-up phantom ({inst.live_time_s:g} s per pixel)")
+        return 0
+    from tqdm import tqdm
+
+    from pigmentmap.datasets.universal import UNIVERSAL_LABELS
+    from pigmentmap.mapping.painting import check_palette, make_painting
+
+    size = _phantom_size(args.size or "64x64")
+    palette = (
+        tuple(p.strip() for p in args.palette.split(",") if p.strip())
+        if args.palette
+        else UNIVERSAL_LABELS
+    )
+    palette = check_palette(lib, palette)
+    with tqdm(total=size[0], unit="row", desc="painting", disable=None, leave=False) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.update(done - bar.n)
+
+        make_painting(out, library=lib, instrument=inst, seed=args.seed, size=size,
+                      palette=palette, progress=progress)  # fmt: skip
+    print(
+        f"wrote {out}: painting phantom {size[0]} x {size[1]} px, {len(palette)} pigments "
+        f"({inst.live_time_s:g} s per pixel)"
+    )
     return 0
 
 
@@ -281,15 +324,28 @@ def register(sub: Any) -> None:
 
     ph = sub.add_parser(
         "phantom",
-        help="a simulated mock-up scan (crossed strips of the paper's Table 2) with truth maps",
-        epilog="Example: pigmentmap phantom --design mockup --instrument elio --out scan.h5 --seed 1",
+        help="a simulated scan with truth maps: the paper's mock-up or a painting",
+        description="--design mockup: crossed strips of the paper's Table 2 (Fig. 7). "
+        "--design painting: irregular regions of 1-3 layers with thickness gradients, a hidden "
+        "earlier composition under part of the surface, a ground, and a palette (default: the "
+        "default model's classes); its truth (pigments per layer, what is detectable, visible "
+        "colour) is in the file.",
+        epilog="Examples: pigmentmap phantom --design mockup --instrument elio --out scan.h5 "
+        "--seed 1;  pigmentmap phantom --design painting --instrument lab-ag --size 200x200 "
+        "--seed 3 --out painting.h5",
     )
-    ph.add_argument("--design", default="mockup", choices=["mockup"])
-    ph.add_argument("--instrument", default="elio")
+    ph.add_argument("--design", default="mockup", choices=["mockup", "painting"])
+    ph.add_argument("--instrument", default="elio", help="profile name or .toml path")
     ph.add_argument("--out", required=True)
     ph.add_argument("--seed", type=SEED, default=0)
     ph.add_argument(
         "--live-time-s", type=SECONDS, help="dwell time per pixel (default: the profile's)"
+    )
+    ph.add_argument("--size", help="painting: HxW pixels, each 4-4096 (default 64x64)")
+    ph.add_argument(
+        "--palette",
+        help="painting: comma-separated pigments (names or aliases; default: the default "
+        "model's 29 classes)",
     )
     ph.add_argument("--library", help="a user library TOML")
     ph.add_argument("--overwrite", action="store_true")

@@ -32,14 +32,13 @@ from pigmentmap import __version__
 from pigmentmap.core.atomic import check_output_path
 from pigmentmap.core.axis import EnergyAxis
 from pigmentmap.core.errors import PigmentmapError
-from pigmentmap.datasets.designs import STAND_INS, Design
+from pigmentmap.datasets.designs import Design
 from pigmentmap.datasets.universal import (
     DETECTABILITY_UPPER_KEV,
     FILLER,
     SIM_AXIS,
-    detectability_z,
+    present_class_z,
     universal_instrument,
-    without_pigment,
 )
 from pigmentmap.instruments.instrument import SI_PAIR_ENERGY_KEV, Instrument
 from pigmentmap.materials import default_library
@@ -267,25 +266,10 @@ def _detectability(
 
     Channels from 1 keV on (the models' input range) count.
     """
-    filler = default_library()[FILLER]
-    jobs: list[tuple[int, int]] = []
-    stacks = []
-    for r, i in enumerate(index):
-        for k in np.flatnonzero(design.labels[i]):
-            name = label_names[k]
-            names = {name} | {p for p, cls in STAND_INS.items() if cls == name}
-            jobs.append((r, int(k)))
-            stacks.append(without_pigment(design.stacks[i], names, filler))
-    z = np.zeros((len(index), len(label_names), len(DETECTABILITY_UPPER_KEV)), dtype=np.float32)
-    if stacks:
-        counts = sim.simulate([design.stacks[i] for i in index]).counts
-        without = sim.simulate(stacks).counts
-        rows = np.array([r for r, _ in jobs])
-        cols = np.array([k for _, k in jobs])
-        z[rows, cols] = detectability_z(
-            counts[rows], without, energies_kev=sim.instrument.axis.energies
-        )
-    return z
+    return present_class_z(
+        sim, [design.stacks[i] for i in index], design.labels[index], label_names,
+        filler=default_library()[FILLER],
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

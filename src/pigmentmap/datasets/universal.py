@@ -33,7 +33,9 @@ those counts has significance ``z * sqrt(c)``; a present class whose significanc
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -50,6 +52,9 @@ from pigmentmap.instruments.instrument import Detector, Filter, Geometry, Instru
 from pigmentmap.materials.library import PigmentLibrary
 from pigmentmap.materials.pigment import Pigment
 from pigmentmap.materials.stack import Layer, Stack
+
+if TYPE_CHECKING:
+    from pigmentmap.simulate.simulator import Simulator
 
 #: The default palette: the paper's 11 classes and 18 more of the painter's common pigments.
 UNIVERSAL_LABELS = (
@@ -84,7 +89,7 @@ DETECTABLE_SIGMA = 5.0
 #: Upper ends (keV) of the ranges over which detectability is stored.
 DETECTABILITY_UPPER_KEV = (20.0, 25.0, 30.0, 35.0, 42.0)
 #: Earth pigments that carry a Mn trace.
-_EARTHS = ("yellow_ochre", "red_ochre", "iron_oxide")
+EARTHS = ("yellow_ochre", "red_ochre", "iron_oxide")
 #: Ground -> probability.
 GROUNDS = {
     "chalk": 0.40,
@@ -192,24 +197,45 @@ def universal_instrument(base: Instrument, variant: dict[str, float | str]) -> I
     )
 
 
-def _with_trace(
+def with_trace(
     components: list[tuple[Pigment, float]], trace: Pigment, fraction: float
 ) -> list[tuple[Pigment, float]]:
+    """``components`` (pigment, mass fraction) diluted to make room for ``fraction`` of ``trace``.
+
+    Examples
+    --------
+    >>> from pigmentmap.materials import default_library
+    >>> lib = default_library()
+    >>> mix = with_trace([(lib["red_ochre"], 1.0)], lib["trace_manganese"], 0.01)
+    >>> [(p.name, round(f, 3)) for p, f in mix]
+    [('red_ochre', 0.99), ('trace_manganese', 0.01)]
+    """
     return [(p, f * (1.0 - fraction)) for p, f in components] + [(trace, fraction)]
 
 
-def _ground(
+def random_ground(
     library: PigmentLibrary, rng: np.random.Generator, binder: Pigment | None, bf: float
 ) -> tuple[list[Layer], bool]:
-    """Ground layers (top to bottom) and whether the painting is a fresco (no binder)."""
+    """A random ground (kind drawn from :data:`GROUNDS`, with traces): its layers, top to
+    bottom, and whether the painting is a fresco (its paint then has no binder).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pigmentmap.materials import default_library
+    >>> lib = default_library()
+    >>> layers, fresco = random_ground(lib, np.random.default_rng(0), lib["linseed_oil"], 0.2)
+    >>> 1 <= len(layers) <= 2 and isinstance(fresco, bool)
+    True
+    """
     kind = weighted_choice(rng, GROUNDS)
     sr, fe = library["trace_strontium"], library["trace_iron"]
 
     def natural(name: str) -> list[tuple[Pigment, float]]:
         comps = [(library[name], 1.0)]
-        comps = _with_trace(comps, sr, float(rng.uniform(0.0005, 0.005)))
+        comps = with_trace(comps, sr, float(rng.uniform(0.0005, 0.005)))
         if rng.random() < 0.5:
-            comps = _with_trace(comps, fe, float(rng.uniform(0.0005, 0.003)))
+            comps = with_trace(comps, fe, float(rng.uniform(0.0005, 0.003)))
         return comps
 
     thick = float(rng.uniform(100.0, 400.0))
@@ -218,13 +244,13 @@ def _ground(
     if kind == "gypsum":
         return [Layer(tuple(natural("gypsum")), thick, binder, bf)], False
     if kind == "lime_plaster":
-        comps = _with_trace([(library["lime_plaster"], 1.0)], fe, float(rng.uniform(0.001, 0.01)))
+        comps = with_trace([(library["lime_plaster"], 1.0)], fe, float(rng.uniform(0.001, 0.01)))
         return [Layer(tuple(comps), 1000.0, None, 0.0)], True
     if kind == "lead_white_priming":
         priming = Layer(((library["lead_white"], 1.0),), float(rng.uniform(20.0, 80.0)), binder, bf)
         return [priming, Layer(tuple(natural("calcium_carbonate")), thick, binder, bf)], False
     if kind == "bole":
-        comps = _with_trace([(library["kaolin"], 1.0)], fe, float(rng.uniform(0.01, 0.05)))
+        comps = with_trace([(library["kaolin"], 1.0)], fe, float(rng.uniform(0.01, 0.05)))
         return [
             Layer(tuple(comps), float(rng.uniform(10.0, 40.0)), binder, bf),
             Layer(tuple(natural("gypsum")), thick, binder, bf),
@@ -247,8 +273,8 @@ def _paint_layer(
     chosen = [palette[i] for i in rng.choice(len(palette), size=k, replace=False)]
     frac = mixture_fractions(rng, k, min_fraction=min_fraction)
     comps = [(library[n], float(f)) for n, f in zip(chosen, frac, strict=True)]
-    if any(n in _EARTHS for n in chosen) and rng.random() < 0.6:
-        comps = _with_trace(comps, library["trace_manganese"], float(rng.uniform(0.001, 0.01)))
+    if any(n in EARTHS for n in chosen) and rng.random() < 0.6:
+        comps = with_trace(comps, library["trace_manganese"], float(rng.uniform(0.001, 0.01)))
     thick = float(np.exp(rng.uniform(np.log(5.0), np.log(200.0))))
     return Layer(tuple(comps), thick, binder, bf)
 
@@ -304,7 +330,7 @@ def universal_design(
     for _ in range(n):
         binder = library[weighted_choice(rng, BINDERS)]
         bf = float(rng.uniform(0.1, 0.4))
-        ground, fresco = _ground(library, rng, binder, bf)
+        ground, fresco = random_ground(library, rng, binder, bf)
         paint_binder, paint_bf = (None, 0.0) if fresco else (binder, bf)
         n_layers = 0 if rng.random() < 0.05 else int(rng.choice([1, 2, 3], p=[0.4, 0.4, 0.2]))
         layers = [
@@ -397,3 +423,58 @@ def detectability_z(
         keep = (energies_kev >= lower_kev) & (energies_kev < hi)
         out[:, j] = np.sqrt(term[:, keep].sum(axis=-1))
     return out
+
+
+def present_class_z(
+    sim: Simulator,
+    stacks: Sequence[Stack],
+    labels: np.ndarray,
+    label_names: Sequence[str],
+    *,
+    filler: Pigment,
+    upper_kev: tuple[float, ...] = DETECTABILITY_UPPER_KEV,
+) -> np.ndarray:
+    """Significance ``z`` (N, K, len(upper_kev)) of each present class of ``stacks`` at their
+    expected counts under ``sim``; 0 where a class is absent (``labels`` (N, K) multi-hot).
+
+    Each present class is removed (with its stand-ins, its mass replaced by ``filler``, see
+    :func:`without_pigment`) and both spectra are compared by :func:`detectability_z`. Pass a
+    simulator without secondary fluorescence for speed: it changes line intensities by a few
+    percent, not what is detectable.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pigmentmap.instruments import load_instrument
+    >>> from pigmentmap.materials import default_library, parse_stack
+    >>> from pigmentmap.simulate import Simulator
+    >>> lib = default_library()
+    >>> sim = Simulator(load_instrument("elio"), secondary_fluorescence=False)
+    >>> stacks = [parse_stack("VM=0.003+LW=0.997:150/CaCO3:100", library=lib),
+    ...           parse_stack("VM:30/LW:150/CaCO3:100", library=lib)]
+    >>> z = present_class_z(sim, stacks, np.array([[1], [1]]), ["vermilion"],
+    ...                     filler=lib["linseed_oil"], upper_kev=(42.0,))
+    >>> bool(z[0, 0, 0] < z[1, 0, 0])
+    True
+    """
+    from pigmentmap.datasets.designs import STAND_INS
+
+    jobs: list[tuple[int, int]] = []
+    without = []
+    for i, stack in enumerate(stacks):
+        for k in np.flatnonzero(labels[i]):
+            name = label_names[k]
+            names = {name} | {p for p, cls in STAND_INS.items() if cls == name}
+            jobs.append((i, int(k)))
+            without.append(without_pigment(stack, names, filler))
+    z = np.zeros((len(stacks), len(label_names), len(upper_kev)), dtype=np.float32)
+    if jobs:
+        with_counts = sim.simulate(stacks).counts
+        without_counts = sim.simulate(without).counts
+        rows = np.array([i for i, _ in jobs])
+        cols = np.array([k for _, k in jobs])
+        z[rows, cols] = detectability_z(
+            with_counts[rows], without_counts, energies_kev=sim.instrument.axis.energies,
+            upper_kev=upper_kev,
+        )  # fmt: skip
+    return z

@@ -1,7 +1,8 @@
 """Spectra -> RGB (kNN, lasso, SVR, autoencoder) and spectra -> element maps (MLP).
 
 Every model is stored as arrays (``store.py``) and predicts with numpy (or torch for the
-networks): scikit-learn is used to fit lasso and SVR only; nothing is ever unpickled.
+networks); scikit-learn fits lasso and SVR, and kNN's neighbours search is scikit-learn's, rebuilt
+from the stored training arrays at prediction; nothing is ever pickled or unpickled.
 """
 
 from __future__ import annotations
@@ -20,18 +21,33 @@ RGB_METHODS = ("knn", "lasso", "svr", "autoencoder", "encoder")
 SVR_MAX_SAMPLES = 4000
 
 
+#: Feature sizes up to this are searched with a k-d tree, larger ones by brute force (a tree
+#: stops pruning in many dimensions: the preprocessed spectrum has hundreds).
+KD_TREE_MAX_FEATURES = 20
+
+
+def knn_algorithm(n_features: int) -> str:
+    """scikit-learn's neighbours search for ``n_features``: ``"kd_tree"`` or ``"brute"``.
+
+    Examples
+    --------
+    >>> knn_algorithm(20), knn_algorithm(700)
+    ('kd_tree', 'brute')
+    """
+    return "kd_tree" if n_features <= KD_TREE_MAX_FEATURES else "brute"
+
+
 def _knn_predict(
-    x: np.ndarray, train_x: np.ndarray, train_y: np.ndarray, k: int, chunk: int = 1024
+    x: np.ndarray, train_x: np.ndarray, train_y: np.ndarray, k: int, algorithm: str
 ) -> np.ndarray:
-    out = np.empty((len(x), train_y.shape[1]))
-    sq = (train_x**2).sum(axis=1)
-    k = min(k, len(train_x))
-    for s in range(0, len(x), chunk):
-        q = x[s : s + chunk]
-        d = (q**2).sum(axis=1)[:, None] + sq[None, :] - 2 * q @ train_x.T
-        nearest = np.argpartition(d, k - 1, axis=1)[:, :k]
-        out[s : s + chunk] = train_y[nearest].mean(axis=1)
-    return out
+    """Mean of the ``k`` nearest (Euclidean) training targets, with scikit-learn's search rebuilt
+    from the stored arrays (a k-d tree is built in milliseconds; nothing is unpickled)."""
+    from sklearn.neighbors import KNeighborsRegressor
+
+    if algorithm not in ("kd_tree", "ball_tree", "brute"):
+        raise PigmentmapError(f"unknown neighbours search '{algorithm}' in the model card")
+    search = KNeighborsRegressor(n_neighbors=min(k, len(train_x)), algorithm=algorithm)
+    return np.asarray(search.fit(train_x, train_y).predict(x), dtype=np.float64)
 
 
 def _rbf(x: np.ndarray, sv: np.ndarray, gamma: float) -> np.ndarray:
@@ -69,7 +85,7 @@ def train_rgb(
     params: dict[str, Any] = {"components": components, "seed": seed}
     if method == "knn":
         arrays = {"train_x": x.astype(np.float32), "train_y": rgb.astype(np.float32)}
-        params["k"] = k
+        params.update({"k": k, "algorithm": knn_algorithm(x.shape[1]), "metric": "euclidean"})
     elif method == "lasso":
         from sklearn.linear_model import Lasso
 
@@ -124,6 +140,7 @@ def predict(
             arrays["train_x"].astype(np.float64),
             arrays["train_y"].astype(np.float64),
             card["params"]["k"],
+            card["params"].get("algorithm") or knn_algorithm(x.shape[1]),
         )
     elif method == "lasso":
         y = x @ arrays["coef"].T + arrays["intercept"]
