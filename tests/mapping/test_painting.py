@@ -186,7 +186,16 @@ def test_bad_input_one_line_nothing_written(tmp_path, capsys, args, message):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_default_model_maps_a_painting(small_painting, capsys):
+def test_default_model_is_judged_on_what_physics_can_back(small_painting, capsys):
+    """evaluate counts a pigment present below 5 sigma neither as a miss nor as a claim."""
+    from pigmentmap.ml.evaluation import evaluate_model
+
+    with h5py.File(small_painting) as f:
+        present, detectable = f["truth/pigment_maps"][()] > 0, f["truth/detectable"][()] > 0
+    hidden = int((present & ~detectable).sum())
+    metrics = evaluate_model("universal", small_painting)
+    assert hidden > 0 and metrics["not_counted"] == hidden
+    assert sum(m["support"] for m in metrics["per_class"].values()) == int(detectable.sum())
     rc = main(["evaluate", "universal", str(small_painting)])
     out = capsys.readouterr().out
-    assert rc == 0 and "macro F1" in out and "vermilion" in out
+    assert rc == 0 and "macro F1" in out and f"{hidden} (spectrum, pigment) entries" in out

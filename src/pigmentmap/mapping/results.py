@@ -24,7 +24,7 @@ Layout (every image stack has the map index first, then rows ``y`` and columns `
       model_card/            NXcollection: the model card, nested groups and attributes
       instrument/            NXcollection: the profile the element fit used
       calibration/           NXcollection: the scan's energy axis
-      truth/                 (phantoms) pigment_maps (H, W, K), names, layers, strips
+      truth/                 (phantoms) pigment_maps (H, W, K), names, layers, detectable, strips
 
 Metadata are attributes (nested dictionaries are groups); only lists of records (the card's
 per-epoch history) are kept as JSON text. :func:`read_results` gives the arrays back as
@@ -287,7 +287,7 @@ class ResultsWriter:
             t.attrs["NX_class"] = "NXcollection"
             t["pigment_maps"] = truth["pigment_maps"]
             t["names"] = np.array(truth["names"], dtype=_STR)
-            for key in ("layers", "top_strip", "bottom_strip"):
+            for key in ("layers", "detectable", "top_strip", "bottom_strip"):
                 if key in truth:
                     t[key] = truth[key]
         self.close()

@@ -133,6 +133,8 @@ def read_truth(path: str | Path) -> dict[str, Any] | None:
                 }
                 if "truth/layers" in f:
                     out["layers"] = f["truth/layers"][()]
+                if "truth/detectable" in f:
+                    out["detectable"] = f["truth/detectable"][()]
                 if "truth/top_strip" in f:
                     out["top_strip"] = f["truth/top_strip"][()]
                     out["bottom_strip"] = f["truth/bottom_strip"][()]

@@ -14,7 +14,10 @@ calibrated probabilities, and:
   ``"layer_note"`` saying why).
 
 Data: a labelled dataset (a ``universal`` one is drawn once as measurements, seeded), or a scan
-with ground-truth maps (a phantom; per-pixel metrics).
+with ground-truth maps (a phantom; per-pixel metrics). Labels are those physics can back, on
+both: a pigment present below 5 sigma at a spectrum's counts (a universal dataset's
+detectability, a painting phantom's ``/truth/detectable``) is not counted, neither as a miss nor
+as a false claim (``"not_counted"`` says how many entries).
 """
 
 from __future__ import annotations
@@ -46,7 +49,13 @@ def _on_scan(
         if n in truth["names"]:
             y[:, j] = truth["pigment_maps"][..., truth["names"].index(n)].reshape(-1)
     known = [n for n in maps.names if n in truth["names"]]
-    out = {"card": maps.model_card, "raw": raw, "y": y, "w": np.ones_like(y), "known": known,
+    w = np.ones_like(y)
+    if "detectable" in truth:  # present but below the noise: neither a miss nor a false claim
+        for j, n in enumerate(maps.names):
+            if n in truth["names"]:
+                seen = truth["detectable"][..., truth["names"].index(n)].reshape(-1)
+                w[:, j] = np.where((y[:, j] > 0) & (seen == 0), 0.0, 1.0)
+    out = {"card": maps.model_card, "raw": raw, "y": y, "w": w, "known": known,
            "layers": None, "layer_truth": None}  # fmt: skip
     if maps.layers is None:
         out["layer_note"] = "the model has no layer network"
@@ -150,6 +159,7 @@ def evaluate_model(
             },
             "layer_accuracy": None,
             "model_lacks": list(post.missing),
+            "not_counted": int((w[:, cols] == 0).sum()),
         }
     )
     if r["layers"] is not None:
@@ -163,8 +173,14 @@ def evaluate_model(
         metrics["layers"] = la
     else:
         metrics["layer_note"] = r.get("layer_note", "the data records no layers")
+    notes = []
     if len(known) < len(names):
-        metrics["note"] = (
-            f"scored on the data's {len(known)} classes (the model predicts {len(names)})"
+        notes.append(f"scored on the data's {len(known)} classes (the model predicts {len(names)})")
+    if metrics["not_counted"]:
+        notes.append(
+            f"{metrics['not_counted']} (spectrum, pigment) entries are present but below 5 sigma "
+            "at their counts: not counted"
         )
+    if notes:
+        metrics["note"] = "; ".join(notes)
     return metrics
