@@ -102,6 +102,7 @@ def test_phantom_truth_follows_table2(tmp_path, library, elio):
         bottom = f["truth/bottom_strip"][()]
         rgb = f["truth/rgb"][()]
         layers = f["truth/layers"][()]
+        detectable = f["truth/detectable"][()]
     assert counts.shape == (30, 44, 4096) and truth.shape == (30, 44, 11)
     assert layers.shape == (30, 44, 11, 2)
     assert (layers.any(axis=-1) == truth.astype(bool)).all()  # a layer wherever a pigment is
@@ -117,6 +118,13 @@ def test_phantom_truth_follows_table2(tmp_path, library, elio):
     assert (truth[(top == PHANTOM_TOPS.index("Top 3")), eg] == 1).all()  # verdigris + arsenite
     assert PHANTOM_BOTTOMS[1] == "Bottom 2B"
     assert rgb[blank].mean(axis=0) == pytest.approx([242, 240, 230])  # bare chalk
+    # what is detectable at these counts is present, and a shorter dwell shows less of it
+    assert not (detectable & (truth == 0)).any()
+    short = make_phantom(tmp_path / "short.h5", library=library, seed=1,
+                         instrument=elio.with_changes(live_time_s=0.002))  # fmt: skip
+    with h5py.File(short) as f:
+        fewer = f["truth/detectable"][()]
+    assert not (fewer & ~detectable.astype(bool)).any() and fewer.sum() < detectable.sum()
 
 
 def test_map_command_report_and_bad_inputs(tmp_path, capsys, synthetic_model):

@@ -5,7 +5,8 @@ strips the bottom mixtures (Bottom 2A, 2B, 2C, 1A, 1C, 1B: the 0.6 % vermilion s
 CaCO3 ground; gaps between strips are blank (ground only, or a bottom strip alone). Each pixel is
 the simulated spectrum of its stack with Poisson noise at the given live time. The file holds
 ``/counts`` (H, W, C), ``/energy_kev``, ``/truth/pigment_maps`` (H, W, K), ``/truth/names``,
-``/truth/layers`` (H, W, K, 2: in the top layer, in a lower one) and,
+``/truth/layers`` (H, W, K, 2: in the top layer, in a lower one), ``/truth/detectable`` (present
+and at least 5 sigma at the phantom's counts, the rule of the universal datasets' labels) and,
 for the colour regression, ``/truth/rgb`` (the visible colour: the top layer's pigments mixed by
 mass fraction, or the layer below where there is no top layer).
 """
@@ -26,6 +27,7 @@ from pigmentmap.datasets.designs import (
     labels_of,
     layer_labels_of,
 )
+from pigmentmap.datasets.universal import DETECTABLE_SIGMA, FILLER, present_class_z
 from pigmentmap.instruments.instrument import Instrument
 from pigmentmap.materials.library import PigmentLibrary
 from pigmentmap.materials.stack import DEFAULT_BINDER_FRACTION, Layer, Stack
@@ -109,6 +111,13 @@ def make_phantom(
         index
     ]
     rgb = np.array([visible_rgb(s) for s in stacks])[index]
+    stack_labels = np.array([labels_of(s, PAPER_LABELS) for s in stacks], dtype=np.uint8)
+    upper = float(instrument.axis.energies[-1]) + instrument.axis.gain_kev
+    z = present_class_z(
+        Simulator(instrument, secondary_fluorescence=False), stacks, stack_labels, PAPER_LABELS,
+        filler=library[FILLER], upper_kev=(upper,),
+    )[..., 0]  # fmt: skip
+    detectable = ((z >= DETECTABLE_SIGMA) & (stack_labels > 0)).astype(np.uint8)[index]
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
         f["counts"] = counts.astype(np.float32)
         f["energy_kev"] = instrument.axis.energies
@@ -116,6 +125,7 @@ def make_phantom(
         f["truth/names"] = np.array(PAPER_LABELS, dtype=h5py.string_dtype())
         f["truth/rgb"] = rgb.astype(np.float32)
         f["truth/layers"] = layer_truth
+        f["truth/detectable"] = detectable
         f["truth/top_strip"] = top
         f["truth/bottom_strip"] = bottom
         f.attrs["axis"] = json.dumps(instrument.axis.to_dict())
