@@ -199,3 +199,16 @@ def test_default_model_is_judged_on_what_physics_can_back(small_painting, capsys
     rc = main(["evaluate", "universal", str(small_painting)])
     out = capsys.readouterr().out
     assert rc == 0 and "macro F1" in out and f"{hidden} (spectrum, pigment) entries" in out
+
+
+def test_refused_before_any_work_when_the_disk_is_too_small(tmp_path, monkeypatch, capsys):
+    import collections
+    import shutil as shutil_module
+
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil_module, "disk_usage", lambda _: usage(10**9, 10**9 - 10**6, 10**6))
+    out = tmp_path / "p.h5"
+    rc = main(["phantom", "--design", "painting", "--size", "64x64", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "needs about 0.1 GB" in err and "0.0 GB free" in err
+    assert list(tmp_path.iterdir()) == []

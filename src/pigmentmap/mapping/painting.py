@@ -345,6 +345,21 @@ def _stack_json(stack: Stack) -> str:
     ])  # fmt: skip
 
 
+def _check_room(out: Path, nbytes: int) -> None:
+    """One line before any work when the output cannot fit on its disk."""
+    import shutil
+
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.is_dir():
+        return  # atomic_path names the missing folder
+    free = shutil.disk_usage(folder).free
+    if nbytes > free:
+        raise PigmentmapError(
+            f"the phantom needs about {nbytes / 1e9:.1f} GB and '{folder}' has "
+            f"{free / 1e9:.1f} GB free: choose a smaller --size or another folder"
+        )
+
+
 def make_painting(
     out: str | Path,
     *,
@@ -388,8 +403,9 @@ def make_painting(
     ...     h5["counts"].shape[:2], h5["truth/pigment_maps"].shape[2], h5.attrs["design"]
     ((8, 10), 29, 'phantom-painting')
     """
-    layout = painting_layout(library, size=size, seed=seed, palette=palette)
     h, w = size
+    _check_room(Path(out), h * w * (instrument.axis.n_channels * 4 + 4 * len(palette) + 16))
+    layout = painting_layout(library, size=size, seed=seed, palette=palette)
     names = layout.palette
     sim = Simulator(instrument)
     expected = sim.simulate(layout.stacks).counts.astype(np.float32)
