@@ -463,7 +463,7 @@ def present_class_z(
     without = []
     for i, stack in enumerate(stacks):
         for k in np.flatnonzero(labels[i]):
-            name = label_names[k]
+            name = label_names[int(k)]
             names = {name} | {p for p, cls in STAND_INS.items() if cls == name}
             jobs.append((i, int(k)))
             without.append(without_pigment(stack, names, filler))

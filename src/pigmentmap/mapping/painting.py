@@ -35,6 +35,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import h5py
@@ -53,14 +54,12 @@ from pigmentmap.datasets.universal import (
     BINDERS,
     DETECTABLE_SIGMA,
     EARTHS,
-    FILLER,
     UNIVERSAL_LABELS,
-    present_class_z,
     random_ground,
     with_trace,
 )
 from pigmentmap.instruments.instrument import Instrument
-from pigmentmap.mapping.phantom import visible_rgb
+from pigmentmap.mapping.phantom import scan_z, visible_rgb, write_scan_attrs
 from pigmentmap.materials.library import PigmentLibrary
 from pigmentmap.materials.pigment import Pigment
 from pigmentmap.materials.stack import Layer, Stack
@@ -237,34 +236,12 @@ def painting_layout(
     n_surface = int(rng.integers(6, 13))
     surface = smooth_partition((h, w), n_surface, rng=rng)
     bodies, glazes = [], []
+    paint = partial(_palette_layer, library, rng, palette, binder=paint_binder, bf=paint_bf)
     for _ in range(n_surface):
         abraded = rng.random() < 0.08
-        bodies.append(
-            None
-            if abraded
-            else _palette_layer(
-                library,
-                rng,
-                palette,
-                n_max=3,
-                thickness_um=(20.0, 120.0),
-                binder=paint_binder,
-                bf=paint_bf,
-            )
-        )
-        glazes.append(
-            _palette_layer(
-                library,
-                rng,
-                palette,
-                n_max=1,
-                thickness_um=(5.0, 20.0),
-                binder=paint_binder,
-                bf=paint_bf,
-            )
-            if not abraded and rng.random() < 0.3
-            else None
-        )
+        bodies.append(None if abraded else paint(n_max=3, thickness_um=(20.0, 120.0)))
+        glazed = not abraded and rng.random() < 0.3
+        glazes.append(paint(n_max=1, thickness_um=(5.0, 20.0)) if glazed else None)
     # Thickness: a ramp in a random direction plus smooth noise, in geometric levels.
     angle = rng.uniform(0, 2 * math.pi)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -282,18 +259,7 @@ def painting_layout(
     n_hidden = int(rng.integers(3, 6))
     hidden = np.where(covered, smooth_partition((h, w), n_hidden, rng=rng, cells=4), -1)
     hidden = hidden.astype(np.int16)
-    hidden_layers = [
-        _palette_layer(
-            library,
-            rng,
-            palette,
-            n_max=2,
-            thickness_um=(30.0, 100.0),
-            binder=paint_binder,
-            bf=paint_bf,
-        )
-        for _ in range(n_hidden)
-    ]
+    hidden_layers = [paint(n_max=2, thickness_um=(30.0, 100.0)) for _ in range(n_hidden)]
     flux = 1.0 + FLUX_SPREAD * np.tanh(smooth_field((h, w), rng=rng, cells=2))
 
     key = (surface.astype(np.int64) * N_LEVELS + level) * (n_hidden + 1) + (hidden + 1)
@@ -412,11 +378,7 @@ def make_painting(
     labels = np.array([labels_of(s, names) for s in layout.stacks], dtype=np.uint8)
     layer_truth = np.array([layer_labels_of(s, names) for s in layout.stacks], dtype=np.uint8)
     rgb = np.array([visible_rgb(s) for s in layout.stacks], dtype=np.float32)
-    quiet = Simulator(instrument, secondary_fluorescence=False)
-    upper = float(instrument.axis.energies[-1]) + instrument.axis.gain_kev
-    z = present_class_z(
-        quiet, layout.stacks, labels, names, filler=library[FILLER], upper_kev=(upper,)
-    )[..., 0]
+    z = scan_z(instrument, layout.stacks, labels, names, library=library)
     idx = layout.stack_index
     n_channels = expected.shape[1]
     rows_per_block = max(1, _BLOCK_VALUES // (w * n_channels))
@@ -467,12 +429,7 @@ def make_painting(
         truth.create_dataset("surface_region", data=layout.surface_region, compression="gzip")
         truth.create_dataset("hidden_region", data=layout.hidden_region, compression="gzip")
         truth.create_dataset("flux", data=layout.flux, compression="gzip")
-        f.attrs["axis"] = json.dumps(instrument.axis.to_dict())
-        f.attrs["live_time_s"] = instrument.live_time_s
-        f.attrs["pileup_resolving_time_ns"] = instrument.detector.pileup_resolving_time_ns
-        f.attrs["instrument"] = json.dumps(instrument.to_dict())
-        f.attrs["design"] = "phantom-painting"
-        f.attrs["seed"] = seed
+        write_scan_attrs(f, instrument, design="phantom-painting", seed=seed)
         f.attrs["palette"] = json.dumps(list(names))
         f.attrs["ground"] = layout.ground
         f.attrs["binder"] = layout.binder

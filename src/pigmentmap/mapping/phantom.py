@@ -56,6 +56,34 @@ def visible_rgb(stack: Stack) -> np.ndarray:
     return np.zeros(3)
 
 
+def scan_z(
+    instrument: Instrument,
+    stacks: list[Stack] | tuple[Stack, ...],
+    labels: np.ndarray,
+    names: tuple[str, ...],
+    *,
+    library: PigmentLibrary,
+) -> np.ndarray:
+    """Significance (stacks, classes) of each present class over the scan's whole axis at the
+    instrument's counts (see :func:`~pigmentmap.datasets.universal.present_class_z`)."""
+    upper = float(instrument.axis.energies[-1]) + instrument.axis.gain_kev
+    quiet = Simulator(instrument, secondary_fluorescence=False)
+    return present_class_z(
+        quiet, stacks, labels, names, filler=library[FILLER], upper_kev=(upper,)
+    )[..., 0]
+
+
+def write_scan_attrs(f: h5py.File, instrument: Instrument, *, design: str, seed: int) -> None:
+    """The attributes every simulated scan file carries: axis, live time, pile-up, instrument,
+    design and seed."""
+    f.attrs["axis"] = json.dumps(instrument.axis.to_dict())
+    f.attrs["live_time_s"] = instrument.live_time_s
+    f.attrs["pileup_resolving_time_ns"] = instrument.detector.pileup_resolving_time_ns
+    f.attrs["instrument"] = json.dumps(instrument.to_dict())
+    f.attrs["design"] = design
+    f.attrs["seed"] = seed
+
+
 def phantom_layout(*, strip_px: int = 5, gap_px: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """Per pixel: index of the top strip (-1 none) and of the bottom strip (-1 none)."""
     h = gap_px + len(PHANTOM_TOPS) * (strip_px + gap_px)
@@ -112,11 +140,7 @@ def make_phantom(
     ]
     rgb = np.array([visible_rgb(s) for s in stacks])[index]
     stack_labels = np.array([labels_of(s, PAPER_LABELS) for s in stacks], dtype=np.uint8)
-    upper = float(instrument.axis.energies[-1]) + instrument.axis.gain_kev
-    z = present_class_z(
-        Simulator(instrument, secondary_fluorescence=False), stacks, stack_labels, PAPER_LABELS,
-        filler=library[FILLER], upper_kev=(upper,),
-    )[..., 0]  # fmt: skip
+    z = scan_z(instrument, stacks, stack_labels, PAPER_LABELS, library=library)
     detectable = ((z >= DETECTABLE_SIGMA) & (stack_labels > 0)).astype(np.uint8)[index]
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
         f["counts"] = counts.astype(np.float32)
@@ -128,12 +152,7 @@ def make_phantom(
         f["truth/detectable"] = detectable
         f["truth/top_strip"] = top
         f["truth/bottom_strip"] = bottom
-        f.attrs["axis"] = json.dumps(instrument.axis.to_dict())
-        f.attrs["live_time_s"] = instrument.live_time_s
-        f.attrs["pileup_resolving_time_ns"] = instrument.detector.pileup_resolving_time_ns
-        f.attrs["instrument"] = json.dumps(instrument.to_dict())
-        f.attrs["design"] = "phantom-mockup"
-        f.attrs["seed"] = seed
+        write_scan_attrs(f, instrument, design="phantom-mockup", seed=seed)
         f.attrs["tops"] = json.dumps(
             [f"{n} ({um:g} um)" for n, um in zip(PHANTOM_TOPS, TOP_UM, strict=True)]
         )

@@ -16,7 +16,7 @@ calibrated probabilities, and:
 Data: a labelled dataset (a ``universal`` one is drawn once as measurements, seeded), or a scan
 with ground-truth maps (a phantom; per-pixel metrics). Labels are those physics can back, on
 both: a pigment present below 5 sigma at a spectrum's counts (a universal dataset's
-detectability, a painting phantom's ``/truth/detectable``) is not counted, neither as a miss nor
+detectability, a phantom's ``/truth/detectable``) is not counted, neither as a miss nor
 as a false claim (``"not_counted"`` says how many entries).
 """
 
