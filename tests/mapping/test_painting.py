@@ -40,6 +40,19 @@ def test_regions_are_irregular_not_strips():
     assert loose >= len(present) // 2
 
 
+def test_brushwork_varies_mixtures_and_colour_within_a_region(library):
+    from pigmentmap.mapping.painting import layered_rgb
+
+    lay = painting_layout(library, size=(96, 96), seed=5)
+    varied = 0
+    for k in np.unique(lay.surface_region):
+        stacks = [lay.stacks[s] for s in np.unique(lay.stack_index[lay.surface_region == k])]
+        mixes = {tuple(round(f, 4) for _, f in s.layers[0].components) for s in stacks}
+        colours = {tuple(np.round(layered_rgb(s), 1)) for s in stacks}
+        varied += len(mixes) > 1 and len(colours) > 1
+    assert varied >= 3
+
+
 def test_layout_has_gradient_pentimento_and_flux(library):
     lay = painting_layout(library, size=(96, 96), seed=5)
     share = float((lay.hidden_region >= 0).mean())
@@ -86,8 +99,14 @@ def test_truth_matches_the_stacks(small_painting, library):
         assert [int(n in present) for n in names] == labels[i, j].tolist()
         top = desc[0]["pigments"]
         assert layers[i, j, :, 0].tolist() == [int(n in top) for n in names]
-        mix = sum(np.array(library[p].colour_srgb, float) * v for p, v in top.items())
-        assert rgb[i, j] == pytest.approx(mix, rel=1e-4)
+        # visible colour: each layer's mix seen through the layers above (10 um hides 63 %)
+        mix, seen = np.zeros(3), 1.0
+        for n, layer in enumerate(desc):
+            colour = sum(np.array(library[p].colour_srgb, float) * v
+                         for p, v in layer["pigments"].items())  # fmt: skip
+            hides = 1.0 if n == len(desc) - 1 else 1 - np.exp(-layer["thickness_um"] / 10.0)
+            mix, seen = mix + seen * hides * colour, seen * (1 - hides)
+        assert rgb[i, j] == pytest.approx(mix, rel=1e-3)
     assert not (detectable & (labels == 0)).any()
     assert detectable.sum() > 0
     assert (counts >= 0).all() and np.array_equal(counts, np.round(counts))

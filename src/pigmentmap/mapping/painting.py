@@ -13,6 +13,8 @@ one seed:
   abraded down to what lies below. Earth pigments carry a Mn trace;
 * a **thickness gradient**: the body layer's thickness times a smooth field of 0.4-1.6 (a ramp in
   a random direction plus smooth noise), in :data:`N_LEVELS` geometric steps;
+* **brushwork**: each body's mixture drifts, along a smooth field, towards a second mixture of
+  the same pigments (:data:`N_MIX` steps), so colour and spectra vary within a region;
 * a **pentimento**: under about a third of the panel (a smooth random mask), an earlier
   composition of 3-5 regions of its own shapes (one layer of 1-2 pigments, 30-100 um) lies
   between the ground and the surface paint;
@@ -21,7 +23,8 @@ one seed:
 
 The file holds what the mock-up phantom holds (``/counts`` (H, W, C), ``/energy_kev``,
 ``/truth/pigment_maps``, ``/truth/names``, ``/truth/layers``, ``/truth/rgb``: the visible
-colour, the top layer's pigment colours mixed by mass fraction) and, for a painting:
+colour, each layer's pigment colours mixed by mass fraction and seen through the layers above,
+see :func:`layered_rgb`) and, for a painting:
 ``/truth/detectable`` (present and at least 5 sigma at that pixel's counts, see
 :func:`~pigmentmap.datasets.universal.detectability_z`), ``/truth/surface_region``,
 ``/truth/hidden_region`` (-1: no earlier composition), ``/truth/stack_index`` into
@@ -59,7 +62,7 @@ from pigmentmap.datasets.universal import (
     with_trace,
 )
 from pigmentmap.instruments.instrument import Instrument
-from pigmentmap.mapping.phantom import scan_z, visible_rgb, write_scan_attrs
+from pigmentmap.mapping.phantom import scan_z, write_scan_attrs
 from pigmentmap.materials.library import PigmentLibrary
 from pigmentmap.materials.pigment import Pigment
 from pigmentmap.materials.stack import Layer, Stack
@@ -70,6 +73,10 @@ MIN_SIDE, MAX_SIDE = 4, 4096
 #: Geometric steps of the body layer's thickness factor (0.4-1.6).
 N_LEVELS = 6
 THICKNESS_FACTOR = (0.4, 1.6)
+#: Steps of each body layer's drift from its mixture towards a second one (brushwork).
+N_MIX = 4
+#: Thickness (um) of paint that hides 63 % of what lies below it (visible colour).
+HIDING_UM = 10.0
 #: Share of the panel under the earlier composition.
 PENTIMENTO_SHARE = 0.35
 #: Half-width of the flux variation (working distance).
@@ -182,6 +189,49 @@ def _palette_layer(
     return Layer(tuple(comps), float(rng.uniform(*thickness_um)), binder, bf)
 
 
+def _n_paint(layer: Layer) -> int:
+    """Palette pigments of a layer made by :func:`_palette_layer` (a trace comes last)."""
+    n = len(layer.components)
+    return n - 1 if layer.components[-1][0].name.startswith("trace_") else n
+
+
+def _drifted(
+    components: tuple[tuple[Pigment, float], ...], towards: np.ndarray, share: float
+) -> tuple[tuple[Pigment, float], ...]:
+    """The palette pigments' fractions moved ``share`` of the way to ``towards`` (which sums to
+    1 over them); a trailing trace keeps its fraction."""
+    n = len(towards)
+    paint = sum(f for _, f in components[:n])
+    return tuple(
+        (p, (1 - share) * f + share * float(towards[i]) * paint) if i < n else (p, f)
+        for i, (p, f) in enumerate(components)
+    )
+
+
+def layered_rgb(stack: Stack, *, hiding_um: float = HIDING_UM) -> np.ndarray:
+    """Visible colour of a stack: each layer's pigment colours mixed by mass fraction, seen
+    through the layers above it, each of which hides ``1 - exp(-t / hiding_um)`` of what is
+    below (the last layer, the ground, hides everything).
+
+    Examples
+    --------
+    >>> from pigmentmap.materials import default_library, parse_stack
+    >>> lib = default_library()
+    >>> thick = layered_rgb(parse_stack("VM:200/CaCO3:200", library=lib))
+    >>> thin = layered_rgb(parse_stack("VM:5/CaCO3:200", library=lib))
+    >>> [int(v) for v in thick] == list(lib["vermilion"].colour_srgb), bool(thin[2] > thick[2])
+    (True, True)
+    """
+    layers = [layer for layer in stack.layers if layer.thickness_um > 0]
+    out, seen = np.zeros(3), 1.0
+    for i, layer in enumerate(layers):
+        colour = sum(np.array(p.colour_srgb, dtype=float) * f for p, f in layer.components)
+        hides = 1.0 if i == len(layers) - 1 else 1.0 - math.exp(-layer.thickness_um / hiding_um)
+        out += seen * hides * np.asarray(colour)
+        seen *= 1.0 - hides
+    return out
+
+
 def check_palette(library: PigmentLibrary, palette: tuple[str, ...]) -> tuple[str, ...]:
     """The library names of ``palette``; one line naming what the library does not hold.
 
@@ -242,6 +292,14 @@ def painting_layout(
         bodies.append(None if abraded else paint(n_max=3, thickness_um=(20.0, 120.0)))
         glazed = not abraded and rng.random() < 0.3
         glazes.append(paint(n_max=1, thickness_um=(5.0, 20.0)) if glazed else None)
+    # Brushwork: each body's mixture drifts towards a second one across its region.
+    drifts = [
+        None if b is None else mixture_fractions(rng, _n_paint(b), min_fraction=0.03)
+        for b in bodies
+    ]
+    mix = np.rint(
+        (0.5 + 0.5 * np.tanh(smooth_field((h, w), rng=rng, cells=5))) * (N_MIX - 1)
+    ).astype(np.int16)
     # Thickness: a ramp in a random direction plus smooth noise, in geometric levels.
     angle = rng.uniform(0, 2 * math.pi)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -262,20 +320,22 @@ def painting_layout(
     hidden_layers = [paint(n_max=2, thickness_um=(30.0, 100.0)) for _ in range(n_hidden)]
     flux = 1.0 + FLUX_SPREAD * np.tanh(smooth_field((h, w), rng=rng, cells=2))
 
-    key = (surface.astype(np.int64) * N_LEVELS + level) * (n_hidden + 1) + (hidden + 1)
+    key = ((surface.astype(np.int64) * N_LEVELS + level) * N_MIX + mix) * (n_hidden + 1)
+    key += hidden + 1
     unique, inverse = np.unique(key, return_inverse=True)
     stacks = []
     for k in unique.tolist():
         rest, hid = divmod(k, n_hidden + 1)
+        rest, drift = divmod(rest, N_MIX)
         region, lvl = divmod(rest, N_LEVELS)
         layers: list[Layer] = []
         if glazes[region] is not None:
             layers.append(glazes[region])
-        body = bodies[region]
-        if body is not None:
+        body, towards = bodies[region], drifts[region]
+        if body is not None and towards is not None:
             layers.append(
                 Layer(
-                    body.components,
+                    _drifted(body.components, towards, drift / (N_MIX - 1)),
                     body.thickness_um * float(level_factor[lvl]),
                     body.binder,
                     body.binder_fraction,
@@ -377,7 +437,7 @@ def make_painting(
     expected = sim.simulate(layout.stacks).counts.astype(np.float32)
     labels = np.array([labels_of(s, names) for s in layout.stacks], dtype=np.uint8)
     layer_truth = np.array([layer_labels_of(s, names) for s in layout.stacks], dtype=np.uint8)
-    rgb = np.array([visible_rgb(s) for s in layout.stacks], dtype=np.float32)
+    rgb = np.array([layered_rgb(s) for s in layout.stacks], dtype=np.float32)
     z = scan_z(instrument, layout.stacks, labels, names, library=library)
     idx = layout.stack_index
     n_channels = expected.shape[1]
