@@ -239,3 +239,19 @@ def test_knn_is_sklearns_search_rebuilt_from_arrays(tmp_path, components, algori
     assert pred == pytest.approx(np.clip(expected, 0, 1), abs=1e-5)
     suffixes = {p.suffix for p in out.iterdir() if p.is_file() and not p.name.startswith(".")}
     assert suffixes <= {".json", ".safetensors"}
+
+
+def test_pca_leading_components_match_the_exact_svd():
+    """Few components of many channels come from a randomized SVD: the same basis as the exact
+    one on spectra of a few sources."""
+    from pigmentmap.regress.features import Features
+
+    rng = np.random.default_rng(0)
+    spectra = rng.poisson(rng.random((600, 8)) @ (rng.random((8, 300)) * 200) + 5).astype(float)
+    feats = Features.fit(spectra, AXIS, n_components=6)
+    x = feats.preprocessor(spectra, AXIS)
+    _, _, vt = np.linalg.svd(x - x.mean(axis=0), full_matrices=False)
+    got = feats.components / np.linalg.norm(feats.components, axis=1, keepdims=True)
+    assert np.abs((got * vt[:6]).sum(axis=1)) == pytest.approx(np.ones(6), abs=1e-4)
+    z = feats(spectra, AXIS)
+    assert z.std(axis=0) == pytest.approx(np.ones(6), rel=1e-3)  # whitened
