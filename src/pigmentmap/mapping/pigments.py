@@ -83,6 +83,27 @@ class PigmentPredictor:
         self.model, self.layer_model, self.card, self.pre = model, layer_model, card, pre
         self.names = tuple(card["label_names"])
         self.posterior = Posterior.from_card(card)
+        self._frozen: tuple[Any, Any] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_frozen"] = None  # TorchScript modules do not pickle: each process freezes its own
+        return state
+
+    def _networks(self) -> tuple[Any, Any]:
+        """The networks as they run: frozen for inference (fast-cnn) on first use."""
+        if self._frozen is None:
+            from pigmentmap.ml.fast_cnn import FastCNN, frozen_for_inference
+
+            def freeze(m: Any) -> Any:
+                if not isinstance(m, FastCNN):
+                    return m
+                return frozen_for_inference(
+                    m, n_input_channels=m.n_input_channels, n_inputs=m.n_inputs
+                )
+
+            self._frozen = (freeze(self.model), freeze(self.layer_model))
+        return self._frozen
 
     @classmethod
     def load(cls, model_name: str) -> PigmentPredictor:
@@ -113,11 +134,12 @@ class PigmentPredictor:
 
         h, w, c = counts.shape
         x = self.pre(np.asarray(counts, dtype=np.float32).reshape(-1, c), axis)
-        raw = predict_proba(self.model, x, batch_size=batch_size).reshape(h, w, -1)
+        model, layer_model = self._networks()
+        raw = predict_proba(model, x, batch_size=batch_size).reshape(h, w, -1)
         layers = None
-        if self.layer_model is not None:
+        if layer_model is not None:
             k = len(self.names)
-            layers = predict_layers(self.layer_model, x, batch_size=batch_size)
+            layers = predict_layers(layer_model, x, batch_size=batch_size)
             layers = layers.reshape(h, w, k, 2)
         return raw, layers
 

@@ -10,6 +10,8 @@ logit per class. Multiply-adds are counted by :func:`pigmentmap.ml.complexity.mu
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
 
@@ -124,3 +126,37 @@ class FastCNN(nn.Module):
 def fast_cnn(*, n_inputs: int, n_classes: int, n_input_channels: int = 2) -> FastCNN:
     """Builder for the registry."""
     return FastCNN(n_inputs=n_inputs, n_classes=n_classes, n_input_channels=n_input_channels)
+
+
+def frozen_for_inference(model: nn.Module, *, n_input_channels: int, n_inputs: int) -> nn.Module:
+    """A TorchScript copy of ``model`` (eval mode), frozen and optimised for inference: the
+    weights become constants and the convolutions run through oneDNN with their ReLUs fused.
+
+    Same outputs to float rounding (checked here on a batch of another size) and several times
+    faster on CPU than eager mode for fast-cnn. Tracing is only an optimisation: where it fails
+    or disagrees, ``model`` itself is returned. A frozen module does not pickle; keep the eager
+    model for that (see :class:`~pigmentmap.mapping.pigments.PigmentPredictor`).
+
+    Examples
+    --------
+    >>> import torch
+    >>> m = FastCNN(n_inputs=400, n_classes=5).eval()
+    >>> f = frozen_for_inference(m, n_input_channels=2, n_inputs=400)
+    >>> x = torch.rand(7, 2, 400)
+    >>> bool(torch.allclose(f(x), m(x), atol=1e-5))
+    True
+    """
+    model = model.eval()
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the tracer's notes on the input-shape checks
+            traced = torch.jit.trace(
+                model, torch.rand(4, n_input_channels, n_inputs), check_trace=False
+            )
+            frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
+            probe = torch.rand(3, n_input_channels, n_inputs)
+            if torch.allclose(frozen(probe), model(probe), rtol=1e-4, atol=1e-4):
+                return frozen
+    except Exception:  # any tracing failure: the eager model is still right
+        pass
+    return model
