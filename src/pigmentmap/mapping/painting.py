@@ -81,6 +81,9 @@ HIDING_UM = 10.0
 PENTIMENTO_SHARE = 0.35
 #: Half-width of the flux variation (working distance).
 FLUX_SPREAD = 0.05
+#: Stacks simulated at once: the simulator's memory grows with its batch (850 MB at 256 stacks
+#: of 1024 channels), not with the panel.
+SIM_BATCH = 32
 #: Counts per block of rows written at once (float32 values).
 _BLOCK_VALUES = 8_000_000
 
@@ -433,7 +436,7 @@ def make_painting(
     _check_room(Path(out), h * w * (instrument.axis.n_channels * 4 + 4 * len(palette) + 16))
     layout = painting_layout(library, size=size, seed=seed, palette=palette)
     names = layout.palette
-    sim = Simulator(instrument)
+    sim = Simulator(instrument, batch_size=SIM_BATCH)
     expected = sim.simulate(layout.stacks).counts.astype(np.float32)
     labels = np.array([labels_of(s, names) for s in layout.stacks], dtype=np.uint8)
     layer_truth = np.array([layer_labels_of(s, names) for s in layout.stacks], dtype=np.uint8)

@@ -67,7 +67,7 @@ def scan_z(
     """Significance (stacks, classes) of each present class over the scan's whole axis at the
     instrument's counts (see :func:`~pigmentmap.datasets.universal.present_class_z`)."""
     upper = float(instrument.axis.energies[-1]) + instrument.axis.gain_kev
-    quiet = Simulator(instrument, secondary_fluorescence=False)
+    quiet = Simulator(instrument, secondary_fluorescence=False, batch_size=32)
     return present_class_z(
         quiet, stacks, labels, names, filler=library[FILLER], upper_kev=(upper,)
     )[..., 0]
