@@ -15,12 +15,20 @@ Usage: python benchmarks/honest_answers.py [--model universal] [--work runs/]
   pixel (of the network's calibrated output), plus the evidence gate (claims without a detected
   key element before and after the gate, per pigment; macro F1 of the network's output and of the
   calibrated, gated maps) and the vermilion strip of 0.6 % under 40 um (Top 1): share of its
-  pixels where vermilion is claimed, and where Hg is detected at 3 sigma.
+  pixels where vermilion is claimed, and where Hg is detected at 3 sigma;
+* ``painting``: a painting phantom (100 x 100, lab Ag tube at 0.1 s, seed 31): the per-pixel
+  figures on labels physics can back (``/truth/detectable``), the evidence gate, and what the
+  maps say of paint under paint: of pigments present only in lower layers and detectable, the
+  share claimed (p >= 0.5 after the gate) and, of those, the share the layer network puts
+  underneath and not on top; the same on top for comparison.
+
+``--steps`` runs some of these and merges them into an existing ``--out``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -42,6 +50,8 @@ from _common import machine, simulated_dataset, write_json
 
 HELDOUT_N, HELDOUT_SEED = 3000, 13
 PHANTOMS = {"elio": (21, None), "lab-ag": (22, 0.1)}  # profile: (seed, live time s)
+PAINTING = {"profile": "lab-ag", "seed": 31, "live_time_s": 0.1, "size": (100, 100)}
+STEPS = ("heldout", "conditions", "phantom", "painting")
 
 
 def _summary(m: dict[str, Any]) -> dict[str, Any]:
@@ -175,15 +185,7 @@ def phantom(model: str, work: Path, profile: str, seed: int, live_time_s: float 
     names, raw, prob, support = list(r["names"]), r["raw"], r["prob"], r["support"]
     sig, elements = r["significance"], list(r["element_names"])
     (top, bottom), truth, truth_names = r["strips"], r["truth"], list(r["truth_names"])
-    n = raw.shape[0] * raw.shape[1]
-    gate = {}
-    for k, name in enumerate(names):
-        before = int(((raw[..., k] >= 0.5) & (support[..., k] == UNSUPPORTED)).sum())
-        after = int(((prob[..., k] >= 0.5) & (support[..., k] == UNSUPPORTED)).sum())
-        if before:
-            gate[name] = {"unsupported_claims_before_percent": round(100 * before / n, 2),
-                          "after_percent": round(100 * after / n, 2)}  # fmt: skip
-    out["evidence_gate"] = gate
+    out["evidence_gate"] = _gate(names, raw, prob, support)
     cols = [names.index(t) for t in truth_names]
     y = truth.reshape(-1, len(truth_names))
     for label, p in (("network", raw), ("calibrated_and_gated", prob)):
@@ -205,24 +207,101 @@ def phantom(model: str, work: Path, profile: str, seed: int, live_time_s: float 
     return out
 
 
+def _gate(names: list[str], raw: np.ndarray, prob: np.ndarray, support: np.ndarray) -> dict:
+    n = raw.shape[0] * raw.shape[1]
+    gate = {}
+    for k, name in enumerate(names):
+        before = int(((raw[..., k] >= 0.5) & (support[..., k] == UNSUPPORTED)).sum())
+        after = int(((prob[..., k] >= 0.5) & (support[..., k] == UNSUPPORTED)).sum())
+        if before:
+            gate[name] = {"unsupported_claims_before_percent": round(100 * before / n, 2),
+                          "after_percent": round(100 * after / n, 2)}  # fmt: skip
+    return gate
+
+
+def painting(model: str, work: Path) -> dict:
+    """Issue 10's figures on a painting phantom (see the module docstring)."""
+    from pigmentmap.io.open import open_cube
+    from pigmentmap.mapping.painting import make_painting
+
+    cfg = PAINTING
+    inst = load_instrument(cfg["profile"]).with_changes(live_time_s=cfg["live_time_s"])
+    h, w = cfg["size"]
+    scan = work / f"painting-{cfg['profile']}-seed{cfg['seed']}-{h}x{w}.h5"
+    if not scan.exists():
+        make_painting(scan, library=default_library(), instrument=inst, seed=cfg["seed"],
+                      size=(h, w))  # fmt: skip
+    out: dict[str, Any] = dict(cfg)
+    metrics = evaluate_model(model, scan)
+    out["pixels"] = _summary(metrics)
+    out["pixels"]["not_counted"] = metrics["not_counted"]
+    res = work / f"maps-painting-{cfg['seed']}"
+    run_map(scan, open_cube(scan), model=model, out=res, instrument=inst, overwrite=True,
+            progress=False)  # fmt: skip
+    r = read_results(res)
+    names, raw, prob, support = list(r["names"]), r["raw"], r["prob"], r["support"]
+    out["evidence_gate"] = _gate(names, raw, prob, support)
+    out["claims_without_key_element_after_gate"] = int(
+        sum(((prob[..., k] >= 0.5) & (support[..., k] == UNSUPPORTED)).sum() for k in range(len(names)))
+    )  # fmt: skip
+    with h5py.File(scan) as f:
+        truth_names = [n.decode() for n in f["truth/names"][()]]
+        layers_truth = f["truth/layers"][()]
+        detectable = f["truth/detectable"][()] > 0
+    cols = [names.index(t) for t in truth_names]
+    p, lay = prob[..., cols], r["layers"][..., cols, :]
+    for where, sel in (("underneath_only", (layers_truth[..., 0] == 0) & (layers_truth[..., 1] == 1)),
+                       ("on_top", layers_truth[..., 0] == 1)):  # fmt: skip
+        entries = sel & detectable
+        claimed = entries & (p >= 0.5)
+        if where == "underneath_only":
+            right = (lay[..., 1] >= 0.5) & (lay[..., 0] < 0.5)
+        else:
+            right = lay[..., 0] >= 0.5
+        out[f"paint_{where}"] = {
+            "detectable_entries": int(entries.sum()),
+            "present_but_not_detectable": int((sel & ~detectable).sum()),
+            "claimed_share": round(float(claimed.sum() / max(entries.sum(), 1)), 3),
+            "layer_call_right_share_of_claimed": round(
+                float((claimed & right).sum() / max(claimed.sum(), 1)), 3
+            ),
+        }
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="universal")
     ap.add_argument("--work", default="runs")
     ap.add_argument("--out", default="benchmarks/results/honest_answers.json")
+    ap.add_argument("--steps", default=",".join(STEPS), help=f"some of {', '.join(STEPS)}")
     args = ap.parse_args()
+    steps = [s.strip() for s in args.steps.split(",") if s.strip()]
+    if not set(steps) <= set(STEPS):
+        raise SystemExit(f"--steps: choose from {', '.join(STEPS)}")
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    result: dict[str, Any] = {"model": args.model, "machine": machine()}
-    result["heldout"] = heldout(args.model, work)
-    print("heldout", {k: v for k, v in result["heldout"].items() if k not in ("groups",)})
-    result["conditions"] = conditions(args.model, work)
-    result["phantom"] = {}
-    for profile, (seed, live) in PHANTOMS.items():
-        result["phantom"][profile] = phantom(args.model, work, profile, seed, live)
-        p = result["phantom"][profile]
-        print(profile, {k: v for k, v in p["pixels"].items() if k != "groups"})
-        print(profile, p["vermilion_0.6_percent_under_40_um"], p["evidence_gate"])
+    result: dict[str, Any] = {}
+    if set(steps) != set(STEPS) and Path(args.out).exists():
+        result = json.loads(Path(args.out).read_text())  # merge into the earlier run
+    result.update({"model": args.model, "machine": machine()})
+    if "heldout" in steps:
+        result["heldout"] = heldout(args.model, work)
+        print("heldout", {k: v for k, v in result["heldout"].items() if k not in ("groups",)})
+    if "conditions" in steps:
+        result["conditions"] = conditions(args.model, work)
+    if "phantom" in steps:
+        result["phantom"] = {}
+        for profile, (seed, live) in PHANTOMS.items():
+            result["phantom"][profile] = phantom(args.model, work, profile, seed, live)
+            p = result["phantom"][profile]
+            print(profile, {k: v for k, v in p["pixels"].items() if k != "groups"})
+            print(profile, p["vermilion_0.6_percent_under_40_um"], p["evidence_gate"])
+    if "painting" in steps:
+        result["painting"] = painting(args.model, work)
+        p = result["painting"]
+        print("painting", {k: v for k, v in p["pixels"].items() if k != "groups"})
+        print("painting", p["paint_underneath_only"], p["paint_on_top"], p["evidence_gate"])
     write_json(args.out, result)
 
 
