@@ -304,9 +304,10 @@ class GateTally:
         share = self.any_unsupported / max(1, self.pixels)
         if share > MISCALIBRATION_SHARE:
             lines.append(
-                f"{100 * share:.0f} % of pixels hold a claim without its element: the fit finds "
-                "lines where the calibration puts them, so a calibration off by tens of eV looks "
-                "like missing elements; if it may be off, rerun with --recalibrate"
+                f"{100 * share:.0f} % of pixels hold a claim without its element: too few counts "
+                "(a short dwell) leave weak lines below 3 sigma, and a calibration off by tens of "
+                "eV looks the same, since the fit finds lines where the calibration puts them; if "
+                "it may be off, rerun with --recalibrate"
             )
         return lines
 
