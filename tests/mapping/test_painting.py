@@ -231,3 +231,16 @@ def test_refused_before_any_work_when_the_disk_is_too_small(tmp_path, monkeypatc
     err = capsys.readouterr().err
     assert rc == 2 and "needs about 0.1 GB" in err and "0.0 GB free" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_user_librarys_pigment_in_the_palette(tmp_path):
+    lib = tmp_path / "mine.toml"
+    lib.write_text('[pigments.my_green]\nformula = "CoCr2O4"\ndensity_g_cm3 = 5.1\n'
+                   "colour_srgb = [40, 120, 90]\n")  # fmt: skip
+    out = tmp_path / "p.h5"
+    rc = main(["phantom", "--design", "painting", "--library", str(lib), "--palette",
+               "my_green,VM", "--size", "6x6", "--instrument", "lab-ag", "--out", str(out)])  # fmt: skip
+    assert rc == 0
+    with h5py.File(out) as f:
+        assert [n.decode() for n in f["truth/names"][()]] == ["my_green", "vermilion"]
+        assert f["truth/pigment_maps"][()][..., 0].any()  # the user's pigment is painted
