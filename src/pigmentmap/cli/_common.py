@@ -103,13 +103,25 @@ def library_from_args(args: argparse.Namespace):
     return load_library(args.library) if getattr(args, "library", None) else default_library()
 
 
-def parse_shape(text: str | None) -> tuple[int, int] | None:
-    if not text:
-        return None
+def parse_hxw(text: str, *, option: str, example: str = "20x30") -> tuple[int, int]:
+    """``"HxW"`` -> (H, W), refusing anything else in one line (bounds are the caller's).
+
+    Examples
+    --------
+    >>> parse_hxw("20x30", option="--shape")
+    (20, 30)
+    """
     try:
         h, w = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise PigmentmapError(f"--shape wants HxW, e.g. 20x30, got '{text}'") from None
+        raise PigmentmapError(f"{option} wants HxW, e.g. {example}, got '{text}'") from None
+    return h, w
+
+
+def parse_shape(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    h, w = parse_hxw(text, option="--shape")
     if not (1 <= h <= 100_000 and 1 <= w <= 100_000):
         raise PigmentmapError(f"--shape {text}: height and width must be 1-100000 pixels")
     return h, w

@@ -7,7 +7,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pigmentmap.cli._common import SECONDS, SEED, library_from_args, number, parse_range
+from pigmentmap.cli._common import (
+    SECONDS,
+    SEED,
+    library_from_args,
+    number,
+    parse_hxw,
+    parse_range,
+)
 from pigmentmap.core.errors import PigmentmapError
 
 
@@ -157,20 +164,6 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
     return 0
 
 
-def _phantom_size(text: str) -> tuple[int, int]:
-    from pigmentmap.mapping.painting import MAX_SIDE, MIN_SIDE
-
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise PigmentmapError(f"--size wants HxW, e.g. 200x300, got '{text}'") from None
-    if not (MIN_SIDE <= h <= MAX_SIDE and MIN_SIDE <= w <= MAX_SIDE):
-        raise PigmentmapError(
-            f"--size {text}: height and width must each be {MIN_SIDE}-{MAX_SIDE} pixels"
-        )
-    return h, w
-
-
 def _cmd_phantom(args: argparse.Namespace) -> int:
     from pigmentmap.core.atomic import check_output_path
     from pigmentmap.instruments import load_instrument
@@ -193,9 +186,14 @@ def _cmd_phantom(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from pigmentmap.datasets.universal import UNIVERSAL_LABELS
-    from pigmentmap.mapping.painting import check_palette, make_painting
+    from pigmentmap.mapping.painting import MAX_SIDE, MIN_SIDE, check_palette, make_painting
 
-    size = _phantom_size(args.size or "64x64")
+    text = args.size or "64x64"
+    size = parse_hxw(text, option="--size", example="200x300")
+    if not all(MIN_SIDE <= side <= MAX_SIDE for side in size):
+        raise PigmentmapError(
+            f"--size {text}: height and width must each be {MIN_SIDE}-{MAX_SIDE} pixels"
+        )
     palette = (
         tuple(p.strip() for p in args.palette.split(",") if p.strip())
         if args.palette

@@ -62,7 +62,7 @@ from pigmentmap.datasets.universal import (
     with_trace,
 )
 from pigmentmap.instruments.instrument import Instrument
-from pigmentmap.mapping.phantom import scan_z, write_scan_attrs
+from pigmentmap.mapping.phantom import SIM_BATCH, scan_z, write_scan_attrs
 from pigmentmap.materials.library import PigmentLibrary
 from pigmentmap.materials.pigment import Pigment
 from pigmentmap.materials.stack import Layer, Stack
@@ -81,9 +81,6 @@ HIDING_UM = 10.0
 PENTIMENTO_SHARE = 0.35
 #: Half-width of the flux variation (working distance).
 FLUX_SPREAD = 0.05
-#: Stacks simulated at once: the simulator's memory grows with its batch (850 MB at 256 stacks
-#: of 1024 channels), not with the panel.
-SIM_BATCH = 32
 #: Counts per block of rows written at once (float32 values).
 _BLOCK_VALUES = 8_000_000
 

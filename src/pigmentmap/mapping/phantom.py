@@ -39,6 +39,9 @@ PHANTOM_BOTTOMS = ("Bottom 2A", "Bottom 2B", "Bottom 2C", "Bottom 1A", "Bottom 1
 TOP_UM = (60.0, 40.0, 80.0, 30.0)
 BOTTOM_UM = 100.0
 GROUND_UM = 175.0
+#: Stacks simulated at once for a phantom's truth: the simulator's memory grows with its batch
+#: (850 MB at 256 stacks of 1024 channels), not with the panel.
+SIM_BATCH = 32
 
 
 def _layer(library: PigmentLibrary, mix: dict[str, float], thickness: float) -> Layer:
@@ -67,7 +70,7 @@ def scan_z(
     """Significance (stacks, classes) of each present class over the scan's whole axis at the
     instrument's counts (see :func:`~pigmentmap.datasets.universal.present_class_z`)."""
     upper = float(instrument.axis.energies[-1]) + instrument.axis.gain_kev
-    quiet = Simulator(instrument, secondary_fluorescence=False, batch_size=32)
+    quiet = Simulator(instrument, secondary_fluorescence=False, batch_size=SIM_BATCH)
     return present_class_z(
         quiet, stacks, labels, names, filler=library[FILLER], upper_kev=(upper,)
     )[..., 0]
