@@ -25,6 +25,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         learning_rate=args.lr,
         seed=args.seed,
         monitor=args.monitor,
+        lr_schedule=args.lr_schedule,
     )
     card = train(data, out=args.out, settings=settings, overwrite=args.overwrite)
     t = card["training"]
@@ -102,6 +103,7 @@ def _cmd_train_layers(args: argparse.Namespace) -> int:
     entry = train_layer_model(
         args.model, read_dataset(args.data), out=args.out, epochs=args.epochs,
         patience=args.patience, seed=args.seed, overwrite=args.overwrite,
+        architecture=args.architecture, hidden=args.hidden,
     )  # fmt: skip
     m = entry["metrics"]["test"]
     print(
@@ -229,6 +231,12 @@ def register(sub: Any) -> None:
         choices=["f1", "loss"],
         help="early stopping on validation macro F1 (default) or loss",
     )
+    tr.add_argument(
+        "--lr-schedule",
+        default="constant",
+        choices=["constant", "cosine"],
+        help="constant learning rate (the paper's, default) or a half cosine to 0 over --epochs",
+    )
     tr.add_argument("--overwrite", action="store_true")
     tr.set_defaults(func=_cmd_train)
 
@@ -285,6 +293,18 @@ def register(sub: Any) -> None:
     )
     tl.add_argument(
         "--patience", type=POSITIVE_INT, default=4, help="early-stopping patience (default 4)"
+    )
+    tl.add_argument(
+        "--architecture",
+        default="feature-head",
+        help="feature-head (default: a small head on the pigment network's features, one network "
+        "per map) or a registry architecture (fast-cnn) for a second network",
+    )
+    tl.add_argument(
+        "--hidden",
+        type=number(int, lo=0, hi=4096),
+        default=64,
+        help="hidden units of the feature head (0: linear; default 64)",
     )
     _seed_and_overwrite(tl, _cmd_train_layers, seed_help="seed of the split and the training")
 

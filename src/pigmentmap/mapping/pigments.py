@@ -91,18 +91,26 @@ class PigmentPredictor:
         return state
 
     def _networks(self) -> tuple[Any, Any]:
-        """The networks as they run: frozen for inference (fast-cnn) on first use."""
+        """The networks as they run, frozen for inference (fast-cnn) on first use: (pigment
+        network, layer network), or (one network giving both, ``"joint"``) when the layer model
+        is a head on the pigment network's features."""
         if self._frozen is None:
             from pigmentmap.ml.fast_cnn import FastCNN, frozen_for_inference
+            from pigmentmap.ml.layers import LayersOnFeatures, PigmentsAndLayers
 
             def freeze(m: Any) -> Any:
-                if not isinstance(m, FastCNN):
+                if not isinstance(m, FastCNN | PigmentsAndLayers):
                     return m
+                net = m if isinstance(m, FastCNN) else m.model
                 return frozen_for_inference(
-                    m, n_input_channels=m.n_input_channels, n_inputs=m.n_inputs
+                    m, n_input_channels=net.n_input_channels, n_inputs=net.n_inputs
                 )
 
-            self._frozen = (freeze(self.model), freeze(self.layer_model))
+            if isinstance(self.layer_model, LayersOnFeatures) and isinstance(self.model, FastCNN):
+                joint = PigmentsAndLayers(self.model, self.layer_model.head).eval()
+                self._frozen = (freeze(joint), "joint")
+            else:
+                self._frozen = (freeze(self.model), freeze(self.layer_model))
         return self._frozen
 
     @classmethod
@@ -110,7 +118,7 @@ class PigmentPredictor:
         """The model directory or shipped model ``model_name``, ready to predict."""
         from pigmentmap.ml.checkpoint import load_model
         from pigmentmap.ml.fast_cnn import FastCNN
-        from pigmentmap.ml.layers import load_layer_model
+        from pigmentmap.ml.layers import LayersOnFeatures, load_layer_model
 
         model, card, pre = load_model(model_name)
         layer_model = load_layer_model(model_name)
@@ -118,6 +126,8 @@ class PigmentPredictor:
             model = model.fused()
         if isinstance(layer_model, FastCNN):
             layer_model = layer_model.fused()
+        if isinstance(layer_model, LayersOnFeatures) and isinstance(model, FastCNN):
+            layer_model = LayersOnFeatures(model, layer_model.head)  # the same (folded) trunk
         return cls(model, layer_model, card, pre)
 
     def check_axis(self, counts: Any, axis: Any) -> None:
@@ -135,10 +145,15 @@ class PigmentPredictor:
         h, w, c = counts.shape
         x = self.pre(np.asarray(counts, dtype=np.float32).reshape(-1, c), axis)
         model, layer_model = self._networks()
+        k = len(self.names)
+        if isinstance(layer_model, str):  # one pass gives both: [pigments, top, under]
+            p = predict_proba(model, x, batch_size=batch_size)
+            raw = p[:, :k].reshape(h, w, k)
+            both = np.stack([p[:, k : 2 * k], p[:, 2 * k :]], axis=-1)
+            return raw, both.reshape(h, w, k, 2)
         raw = predict_proba(model, x, batch_size=batch_size).reshape(h, w, -1)
         layers = None
         if layer_model is not None:
-            k = len(self.names)
             layers = predict_layers(layer_model, x, batch_size=batch_size)
             layers = layers.reshape(h, w, k, 2)
         return raw, layers

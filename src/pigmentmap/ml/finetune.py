@@ -15,6 +15,8 @@ from pigmentmap.evaluate.metrics import class_metrics
 from pigmentmap.ml.checkpoint import load_model, save_model, sha256_file
 from pigmentmap.ml.train import fit, predict_proba, set_determinism
 
+STALE_AFTER_FINETUNE = ("layers", "calibration", "groups", "group_calibration")
+
 
 def aligned_labels(data: Dataset, model_names: list[str]) -> np.ndarray:
     """The dataset's labels in the model's class order; refuses different label sets."""
@@ -102,6 +104,10 @@ def finetune(
     after = class_metrics(y[test], predict_proba(model, x[test]), card["label_names"])
     new_card = dict(card)
     new_card.pop("weights", None)
+    # Fitted to the network before finetuning: its layer model (a head reads its features), its
+    # calibration and look-alike groups no longer describe it. The finetuned model maps without
+    # them and says so; pigmentmap calibrate / train-layers make them anew.
+    dropped = [k for k in STALE_AFTER_FINETUNE if new_card.pop(k, None) is not None]
     new_card["finetune"] = {
         "from": str(model_dir),
         "data": {"file": data.path.name, "sha256": sha256_file(data.path), "n_spectra": len(x)},
@@ -114,6 +120,7 @@ def finetune(
         "test_before": before,
         "test_after": after,
         "seed": seed,
+        "dropped": dropped,
     }
     save_model(model, new_card, out, overwrite=overwrite)
     return new_card

@@ -1,0 +1,111 @@
+"""The layer model: a head on the pigment network's features (default) or a second network."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from pigmentmap.cli import main
+from pigmentmap.core.errors import PigmentmapError
+from pigmentmap.datasets.store import read_dataset
+from pigmentmap.mapping.pigments import PigmentPredictor
+from pigmentmap.ml.checkpoint import load_model, read_card
+from pigmentmap.ml.layers import (
+    FEATURE_HEAD,
+    LayerHead,
+    LayersOnFeatures,
+    load_layer_model,
+    predict_layers,
+    train_layer_model,
+)
+from pigmentmap.ml.train import predict_proba
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    d = tmp_path_factory.mktemp("layers")
+    data, model = d / "u.h5", d / "m"
+    assert main(["dataset", "--design", "universal", "--n", "40", "--seed", "5",
+                 "--out", str(data)]) == 0  # fmt: skip
+    assert main(["train", str(data), "--out", str(model), "--folds", "2", "--run-folds", "1",
+                 "--epochs", "1"]) == 0  # fmt: skip
+    head = d / "head"
+    train_layer_model(model, read_dataset(data), out=head, epochs=2, progress=False)
+    return data, model, head
+
+
+def test_a_feature_head_leaves_the_pigment_network_untouched(tiny):
+    _data, model, head = tiny
+    card, original = read_card(head), read_card(model)
+    assert card["layers"]["architecture"] == FEATURE_HEAD
+    assert card["layers"]["trunk_sha256"] == original["weights"]["sha256"]
+    assert card["weights"]["sha256"] == original["weights"]["sha256"]
+    before, _, _ = load_model(model)
+    layer_model = load_layer_model(head)
+    assert isinstance(layer_model, LayersOnFeatures)
+    # weights and BatchNorm statistics of the trunk are the trained pigment network's
+    for key, value in before.state_dict().items():
+        assert torch.equal(value, layer_model.trunk.state_dict()[key]), key
+    layer_model.train()
+    assert layer_model.head.training and not layer_model.trunk.training
+    assert not any(p.requires_grad for p in layer_model.trunk.parameters())
+
+
+def test_one_pass_gives_the_pigments_and_layers_of_two(tiny):
+    data, _, head = tiny
+    predictor = PigmentPredictor.load(str(head))
+    _model, joint = predictor._networks()
+    assert joint == "joint"  # one network: the layer head shares the pigment features
+    ds = read_dataset(data)
+    counts = ds.spectra[:6].reshape(2, 3, -1)
+    raw, layers = predictor.predict(counts, ds.axis)
+    eager, _, pre = load_model(head)
+    x = pre(ds.spectra[:6], ds.axis)
+    np.testing.assert_allclose(raw.reshape(6, -1), predict_proba(eager, x), atol=1e-5)
+    expected = predict_layers(load_layer_model(head), x)
+    np.testing.assert_allclose(layers.reshape(6, -1, 2), expected, atol=1e-5)
+    assert layers.shape == (2, 3, len(predictor.names), 2)
+
+
+def test_a_head_on_other_pigment_weights_is_refused(tiny, tmp_path):
+    _, _model, head = tiny
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(head, other)
+    card = json.loads((other / "card.json").read_text())
+    card["layers"]["trunk_sha256"] = "0" * 64
+    (other / "card.json").write_text(json.dumps(card))
+    with pytest.raises(PigmentmapError, match="trained on other pigment weights"):
+        load_layer_model(other)
+
+
+def test_a_second_network_is_still_a_choice(tiny, tmp_path):
+    data, model, _ = tiny
+    entry = train_layer_model(model, read_dataset(data), out=tmp_path / "net", epochs=1,
+                              architecture="fast-cnn", progress=False)  # fmt: skip
+    assert entry["architecture"] == "fast-cnn" and "trunk_sha256" not in entry
+    net = load_layer_model(tmp_path / "net")
+    assert not isinstance(net, LayersOnFeatures)
+    predictor = PigmentPredictor.load(str(tmp_path / "net"))
+    assert predictor._networks()[1] != "joint"
+
+
+def test_layer_head_sizes():
+    assert len(LayerHead(n_features=10, n_classes=2, hidden=0).net) == 1
+    assert LayerHead(n_features=10, n_classes=2, hidden=5)(torch.zeros(1, 10)).shape == (1, 4)
+    with pytest.raises(PigmentmapError):
+        LayerHead(n_features=10, n_classes=2, hidden=-1)
+
+
+def test_finetuning_drops_the_parts_fitted_to_the_old_network(tiny, tmp_path):
+    from pigmentmap.ml.finetune import finetune
+
+    data, _, head = tiny
+    card = finetune(head, read_dataset(data), out=tmp_path / "ft", epochs_head=1, epochs_all=1,
+                    progress=False)  # fmt: skip
+    assert "layers" in card["finetune"]["dropped"] and "layers" not in card
+    assert load_layer_model(tmp_path / "ft") is None  # maps without layers, and says so
+    predictor = PigmentPredictor.load(str(tmp_path / "ft"))
+    assert "layer order" in predictor.posterior.missing
