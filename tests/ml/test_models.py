@@ -60,6 +60,26 @@ def test_training_lowers_the_loss_and_learns(synthetic):
     assert result["history"][-1]["val_loss"] < result["history"][0]["val_loss"]
 
 
+def test_a_cosine_schedule_anneals_the_learning_rate_to_zero(synthetic):
+    data = read_dataset(synthetic)
+    pre = Preprocessor.for_axis(data.axis)
+    x, y = pre(data.spectra, data.axis), data.labels.astype(np.float32)
+    out = {}
+    for schedule in ("constant", "cosine"):
+        torch.manual_seed(0)
+        model = create_model("fast-cnn", n_inputs=pre.n_channels, n_classes=3, n_input_channels=1)
+        out[schedule] = fit(model, x[:200], y[:200], x[200:], y[200:], epochs=3, patience=3,
+                            batch_size=32, learning_rate=1e-3, seed=0,
+                            label_names=data.label_names, progress=False, lr_schedule=schedule)  # fmt: skip
+    assert out["constant"]["final_learning_rate"] == pytest.approx(1e-3)
+    assert out["cosine"]["final_learning_rate"] == pytest.approx(0.0, abs=1e-9)
+    assert out["cosine"]["history"][-1]["train_loss"] < out["cosine"]["history"][0]["train_loss"]
+    with pytest.raises(PigmentmapError, match="lr_schedule must be one of"):
+        fit(model, x[:10], y[:10], x[10:20], y[10:20], epochs=1, patience=1, batch_size=8,
+            learning_rate=1e-3, seed=0, label_names=data.label_names, progress=False,
+            lr_schedule="step")  # fmt: skip
+
+
 def test_train_saves_a_model_that_reloads_identically(synthetic, tmp_path):
     data = read_dataset(synthetic)
     out = tmp_path / "model"

@@ -288,6 +288,7 @@ def fit(
         "seconds": seconds,
         "seconds_per_epoch": seconds / max(1, len(history)),
         "lr_schedule": lr_schedule,
+        "final_learning_rate": float(opt.param_groups[0]["lr"]),
         "history": history,
     }
 
