@@ -95,8 +95,13 @@ def step_heldout(args: argparse.Namespace, work: Path) -> dict:
         train(
             read_dataset(train_path),
             out=model_dir,
-            settings=TrainSettings(
-                architecture="fast-cnn", run_folds=1, epochs=args.heldout_epochs, patience=4
+            settings=TrainSettings(  # the shipped model's recipe (make model), fewer epochs
+                architecture="fast-cnn",
+                run_folds=1,
+                epochs=args.heldout_epochs,
+                patience=args.heldout_epochs,
+                monitor="loss",
+                lr_schedule="cosine",
             ),
             overwrite=True,
         )
@@ -106,6 +111,7 @@ def step_heldout(args: argparse.Namespace, work: Path) -> dict:
             "scattering_deg": [90, 120],
             "n": args.heldout_n,
             "epochs": args.heldout_epochs,
+            "lr_schedule": "cosine",
         },
         "training_seconds": round(time.perf_counter() - t0, 1),
         "unseen_Ag_120_150": _score_universal(

@@ -16,17 +16,6 @@ def run(capsys, *argv):
     return code, out, err
 
 
-@pytest.fixture(scope="module")
-def universal_model(tmp_path_factory):
-    d = tmp_path_factory.mktemp("universal")
-    data, model = d / "u.h5", d / "m"
-    assert main(["dataset", "--design", "universal", "--n", "48", "--seed", "3",
-                 "--out", str(data)]) == 0  # fmt: skip
-    assert main(["train", str(data), "--out", str(model), "--folds", "2", "--run-folds", "1",
-                 "--epochs", "1"]) == 0  # fmt: skip
-    return data, model
-
-
 def test_universal_dataset_is_noise_free_with_detectability(universal_model):
     data, _ = universal_model
     with h5py.File(data) as f:

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from pigmentmap.cli import main
 from pigmentmap.core.errors import PigmentmapError
 from pigmentmap.datasets.store import read_dataset
 from pigmentmap.mapping.pigments import PigmentPredictor
@@ -23,14 +22,9 @@ from pigmentmap.ml.train import predict_proba
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    d = tmp_path_factory.mktemp("layers")
-    data, model = d / "u.h5", d / "m"
-    assert main(["dataset", "--design", "universal", "--n", "40", "--seed", "5",
-                 "--out", str(data)]) == 0  # fmt: skip
-    assert main(["train", str(data), "--out", str(model), "--folds", "2", "--run-folds", "1",
-                 "--epochs", "1"]) == 0  # fmt: skip
-    head = d / "head"
+def tiny(universal_model, tmp_path_factory):
+    data, model = universal_model
+    head = tmp_path_factory.mktemp("layers") / "head"
     train_layer_model(model, read_dataset(data), out=head, epochs=2, progress=False)
     return data, model, head
 
