@@ -42,6 +42,10 @@ def test_a_full_universal_card_says_data_classes_figures_and_their_limits():
     assert f"calibration error {cal['ece_claims']:.3f} where it claims anything" in note
     layer = card["layers"]["metrics"]["test"]["layer_accuracy"]
     assert f"right for {100 * layer:.0f} % of present pigments" in note
+    n_layers = card["layers"]["data"]["n_spectra"]
+    assert f"its layer calls come from a head on its own features, trained on {n_layers:,}" in note
+    card["layers"]["architecture"] = "fast-cnn"  # a second network, as older models have
+    assert f"its layer network trained on {n_layers:,} more" in model_note(card)
     per_class = card["metrics"]["test_best_fold"]["per_class"]
     worst = min(per_class, key=lambda k: per_class[k]["f1"])
     assert f"per pigment from {per_class[worst]['f1']:.2f} ({worst})" in note

@@ -10,6 +10,8 @@ import numpy as np
 #: The layer calls, by code.
 LAYER_NAMES = ("top", "under", "both")
 TOP, UNDER, BOTH = 0, 1, 2
+# The layer model kind that is a head on the pigment network's features (pigmentmap.ml.layers).
+FEATURE_HEAD = "feature-head"
 
 
 def layer_calls(p: np.ndarray) -> np.ndarray:

@@ -35,14 +35,13 @@ from torch import nn
 
 from pigmentmap.core.errors import PigmentmapError
 from pigmentmap.datasets.store import Dataset, read_layer_labels
-from pigmentmap.evaluate.layers import LAYER_NAMES, layer_accuracy
+from pigmentmap.evaluate.layers import FEATURE_HEAD, LAYER_NAMES, layer_accuracy
 from pigmentmap.ml.checkpoint import load_state, read_card, resolve_model, sha256_file
 from pigmentmap.ml.fast_cnn import FastCNN
 from pigmentmap.ml.registry import create_model
 from pigmentmap.preprocess.preprocessor import Preprocessor
 
 LAYER_FILE = "layers.safetensors"
-FEATURE_HEAD = "feature-head"
 HEAD_HIDDEN = 64
 
 

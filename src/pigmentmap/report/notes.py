@@ -173,7 +173,14 @@ def _made(card: dict[str, Any]) -> str:
         )
     n_layers = _number(_get(card, "layers", "data", "n_spectra"))
     if n_layers is not None:
-        parts.append(f"its layer network trained on {int(n_layers):,} more")
+        from pigmentmap.evaluate.layers import FEATURE_HEAD
+
+        what = (
+            "its layer calls come from a head on its own features, trained"
+            if _get(card, "layers", "architecture") == FEATURE_HEAD
+            else "its layer network trained"
+        )
+        parts.append(f"{what} on {int(n_layers):,} more")
     return ("It was " + "; ".join(parts) + ".") if parts else ""
 
 
