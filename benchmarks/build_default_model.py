@@ -90,7 +90,9 @@ def main() -> None:
                 raise SystemExit(f"{args.trained} was trained on {card['data']['file']}")
             update_model(args.trained, model_dir, {}, overwrite=True)
             training_seconds = card["training"]["seconds_total"]
-            settings = TrainSettings(**{k: card["training"][k] for k in settings.__dict__})
+            kept = settings.__dict__  # a card from before a setting existed had its default
+            settings = TrainSettings(**{k: card["training"].get(k, TrainSettings().__dict__[k])
+                                        for k in kept})  # fmt: skip
         else:
             t1 = time.perf_counter()
             card = train(read_dataset(data_path), out=model_dir, settings=settings, overwrite=True)
