@@ -103,3 +103,17 @@ def test_finetuning_drops_the_parts_fitted_to_the_old_network(tiny, tmp_path):
     assert load_layer_model(tmp_path / "ft") is None  # maps without layers, and says so
     predictor = PigmentPredictor.load(str(tmp_path / "ft"))
     assert "layer order" in predictor.posterior.missing
+
+
+def test_model_show_says_what_layer_model_and_calibration_a_model_has(tiny, capsys):
+    from pigmentmap.cli import main
+
+    _, model, head = tiny
+    assert main(["model", "show", str(head)]) == 0
+    out = capsys.readouterr().out
+    acc = read_card(head)["layers"]["metrics"]["test"]["layer_accuracy"]
+    assert f"layers:       a 64-unit head on the pigment network's features, held-out layer " \
+           f"accuracy {acc:.3f}" in out  # fmt: skip
+    assert main(["model", "show", str(model)]) == 0
+    out = capsys.readouterr().out
+    assert "layers:       none (pigmentmap train-layers adds them)" in out

@@ -179,7 +179,24 @@ def _cmd_model(args: argparse.Namespace) -> int:
     print(
         f"training:     {t.get('folds_trained', '?')} fold(s), {t.get('seconds_per_epoch', float('nan')):.1f} s per epoch, {t.get('seconds_total', float('nan')):.0f} s in all"
     )
+    print(f"layers:       {_layers_line(card.get('layers'))}")
+    cal = card.get("calibration")
+    fit = cal.get("fit", "?") if isinstance(cal, dict) else None
+    print(f"calibration:  {f'{fit} scaling' if fit else 'none (pigmentmap calibrate adds it)'}")
     return 0
+
+
+def _layers_line(spec: Any) -> str:
+    """What ``model show`` says of a card's layer model."""
+    if not isinstance(spec, dict):
+        return "none (pigmentmap train-layers adds them)"
+    kind = spec.get("architecture", "?")
+    if kind == "feature-head":
+        kind = f"a {spec.get('hidden', '?')}-unit head on the pigment network's features"
+    else:
+        kind = f"a second {kind} network"
+    acc = ((spec.get("metrics") or {}).get("test") or {}).get("layer_accuracy")
+    return kind + (f", held-out layer accuracy {acc:.3f}" if isinstance(acc, float) else "")
 
 
 def _model_data_command(
