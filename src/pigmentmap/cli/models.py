@@ -188,10 +188,12 @@ def _cmd_model(args: argparse.Namespace) -> int:
 
 def _layers_line(spec: Any) -> str:
     """What ``model show`` says of a card's layer model."""
+    from pigmentmap.evaluate.layers import FEATURE_HEAD
+
     if not isinstance(spec, dict):
         return "none (pigmentmap train-layers adds them)"
     kind = spec.get("architecture", "?")
-    if kind == "feature-head":
+    if kind == FEATURE_HEAD:
         kind = f"a {spec.get('hidden', '?')}-unit head on the pigment network's features"
     else:
         kind = f"a second {kind} network"
