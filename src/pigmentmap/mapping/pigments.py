@@ -118,16 +118,14 @@ class PigmentPredictor:
         """The model directory or shipped model ``model_name``, ready to predict."""
         from pigmentmap.ml.checkpoint import load_model
         from pigmentmap.ml.fast_cnn import FastCNN
-        from pigmentmap.ml.layers import LayersOnFeatures, load_layer_model
+        from pigmentmap.ml.layers import load_layer_model
 
         model, card, pre = load_model(model_name)
-        layer_model = load_layer_model(model_name)
         if isinstance(model, FastCNN):  # BatchNorm folded into the convolutions: same output
             model = model.fused()
+        layer_model = load_layer_model(model_name, trunk=model)  # a head reads this trunk
         if isinstance(layer_model, FastCNN):
             layer_model = layer_model.fused()
-        if isinstance(layer_model, LayersOnFeatures) and isinstance(model, FastCNN):
-            layer_model = LayersOnFeatures(model, layer_model.head)  # the same (folded) trunk
         return cls(model, layer_model, card, pre)
 
     def check_axis(self, counts: Any, axis: Any) -> None:

@@ -104,7 +104,7 @@ def _on_dataset(
     raw = predict_proba(net, x)
     out = {"card": card, "raw": raw, "y": y, "w": w, "known": known, "layers": None,
            "layer_truth": None}  # fmt: skip
-    layer_net = load_layer_model(model)
+    layer_net = load_layer_model(model, trunk=net)  # a head reads the loaded network
     if layer_net is None:
         out["layer_note"] = "the model has no layer network"
     else:

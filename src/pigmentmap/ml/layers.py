@@ -133,8 +133,14 @@ class PigmentsAndLayers(nn.Module):
         return torch.cat([self.model.head(features), self.head(features)], dim=1)
 
 
-def load_layer_model(model_dir: str | Path) -> torch.nn.Module | None:
-    """The model's layer network, or None for a model without one (trained before it existed)."""
+def load_layer_model(
+    model_dir: str | Path, *, trunk: torch.nn.Module | None = None
+) -> torch.nn.Module | None:
+    """The model's layer network, or None for a model without one (trained before it existed).
+
+    ``trunk``: the model's pigment network where the caller has loaded it already (a layer head
+    then reads its features; without it the pigment weights are loaded again here).
+    """
     d = resolve_model(model_dir)
     card = read_card(d)
     spec = card.get("layers")
@@ -149,7 +155,8 @@ def load_layer_model(model_dir: str | Path) -> torch.nn.Module | None:
                 f"the layer head of '{d}' was trained on other pigment weights than the model's "
                 "(retrain it: pigmentmap train-layers)"
             )
-        trunk, _, _ = load_model(d)
+        if trunk is None:
+            trunk, _, _ = load_model(d)
         if not isinstance(trunk, FastCNN):
             raise PigmentmapError(f"the layer head of '{d}' needs a fast-cnn pigment network")
         hidden = spec.get("hidden", HEAD_HIDDEN)
