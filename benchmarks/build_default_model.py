@@ -62,7 +62,8 @@ def main() -> None:
     ap.add_argument("--layer-epochs", type=int, default=20)
     ap.add_argument("--trained", help="a model trained as step 1 would train it (skips training)")
     ap.add_argument("--work", default="runs", help="folder for the datasets and the model")
-    ap.add_argument("--no-ship", action="store_true", help="do not copy into the package")
+    ap.add_argument("--no-ship", action="store_true",
+                    help="do not copy into the package (the card in --work still gets made_by)")  # fmt: skip
     args = ap.parse_args()
     steps = [s.strip() for s in args.steps.split(",") if s.strip()]
     unknown = set(steps) - {"train", "layers", "calibrate"}
@@ -143,6 +144,7 @@ def main() -> None:
               ("calibration", "seconds"))]  # fmt: skip
     made_by["total_minutes"] = round(sum(p for p in parts if p) / 60, 1)
     print(f"made in {made_by['total_minutes']} min (every step, datasets included)")
+    update_model(model_dir, model_dir, {"made_by": made_by}, overwrite=True)  # kept with --no-ship
     if not args.no_ship:
         ship_model(model_dir, SHIPPED, made_by)
 

@@ -35,10 +35,13 @@ MIN_CONFUSION = 0.1
 
 @dataclass(frozen=True)
 class Group:
-    """A look-alike group: its members (class names) and why they cannot be told apart."""
+    """A look-alike group: its members (class names), why they cannot be told apart, and what
+    the model's split between them rests on (``basis``: energy windows, see
+    :mod:`pigmentmap.ml.split_basis`; empty for a group of one or a model calibrated before)."""
 
     members: tuple[str, ...]
     why: str = ""
+    basis: tuple[dict[str, Any], ...] = ()
 
     @property
     def name(self) -> str:
@@ -47,7 +50,10 @@ class Group:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for a model card."""
-        return {"members": list(self.members), "why": self.why}
+        out: dict[str, Any] = {"members": list(self.members), "why": self.why}
+        if self.basis:
+            out["basis"] = [dict(w) for w in self.basis]
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Group:
@@ -58,7 +64,16 @@ class Group:
             raise PigmentmapError("the model card's look-alike groups are malformed") from None
         if not members:
             raise PigmentmapError("the model card has an empty look-alike group")
-        return cls(members, str(d.get("why", "")))
+        basis = d.get("basis", [])
+        try:
+            windows = tuple(
+                {"kev": [float(w["kev"][0]), float(w["kev"][1])], "share": float(w["share"]),
+                 "lines": [str(v) for v in w["lines"]]}
+                for w in basis
+            )  # fmt: skip
+        except (KeyError, TypeError, IndexError, ValueError):
+            raise PigmentmapError("the model card's look-alike group basis is malformed") from None
+        return cls(members, str(d.get("why", "")), windows)
 
 
 def confusion(

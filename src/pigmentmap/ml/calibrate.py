@@ -6,7 +6,8 @@ once as a measurement by a random instrument) is split in two halves by a seeded
 
 1. on the first half: per-class Platt scaling (:func:`~pigmentmap.evaluate.calibration.fit_calibration`),
    then the look-alike groups from the calibrated predictions
-   (:func:`~pigmentmap.evaluate.groups.find_groups`), then the groups' own Platt scaling;
+   (:func:`~pigmentmap.evaluate.groups.find_groups`), what the model's split inside each group
+   rests on (:func:`~pigmentmap.ml.split_basis.split_bases`), then the groups' own Platt scaling;
 2. on the second half, the figures written into the card: ECE before and after, macro F1 over
    classes and over groups (``group_f1``), so that none is measured on the data it was fitted on.
 """
@@ -99,16 +100,32 @@ Part = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def card_entries(
-    names: tuple[str, ...], fit_part: Part, test_part: Part, *, source: dict[str, Any]
+    names: tuple[str, ...],
+    fit_part: Part,
+    test_part: Part,
+    *,
+    source: dict[str, Any],
+    model: Any = None,
+    fit_inputs: np.ndarray | None = None,
+    energies_kev: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Card entries ``calibration``, ``groups`` and ``group_calibration`` fitted on ``fit_part``
-    and measured on ``test_part`` (each: truth, raw probabilities, mask)."""
+    and measured on ``test_part`` (each: truth, raw probabilities, mask).
+
+    With ``model``, ``fit_inputs`` (the fit part's network inputs) and ``energies_kev`` (of the
+    input channels), each group of look-alikes also gets what the model's split between its
+    members rests on (:func:`pigmentmap.ml.split_basis.split_bases`).
+    """
     from pigmentmap.evaluate.calibration import Calibration
 
     y, raw, w = fit_part
     cal = fit_calibration(y, raw, mask=w)
     prob = cal.apply(raw)
     groups = find_groups(y, prob, names, mask=w)
+    if model is not None and fit_inputs is not None and energies_kev is not None:
+        from pigmentmap.ml.split_basis import split_bases
+
+        groups = split_bases(model, fit_inputs, y, w, groups, names, energies_kev=energies_kev)
     gy, gm = group_truth(y, groups, names, mask=w)
     group_cal = fit_calibration(
         gy, Posterior(names, cal, groups).group_probabilities(prob), mask=gm
@@ -137,7 +154,7 @@ def calibrate_model(
 
     d = resolve_model(model_dir)
     model, card, pre = load_model(d)
-    y, raw, w, _ = held_out_predictions(model, card, pre, data, seed=seed)
+    y, raw, w, x = held_out_predictions(model, card, pre, data, seed=seed)
     if len(y) < 20:
         raise PigmentmapError(f"{len(y)} spectra are too few to calibrate on (at least 20)")
     order = np.random.default_rng(seed).permutation(len(y))
@@ -152,6 +169,7 @@ def calibrate_model(
     changes = card_entries(
         tuple(card["label_names"]), (y[fit_rows], raw[fit_rows], w[fit_rows]),
         (y[test_rows], raw[test_rows], w[test_rows]), source=source,
+        model=model, fit_inputs=x[fit_rows], energies_kev=pre.energies_kev,
     )  # fmt: skip
     update_model(d, out, changes, overwrite=overwrite)
     return read_card(out)

@@ -456,6 +456,7 @@ def train(
                 (y_test, predict_proba(best_model, x_test), mask_test),
                 source={"part": f"validation part of fold {best_fold['fold']}", "n_fit": len(y_val),
                         "n_test": len(test)},
+                model=best_model, fit_inputs=x_val, energies_kev=pre.energies_kev,
             )
         )  # fmt: skip
     if augmenter is not None:
