@@ -55,7 +55,22 @@ def test_the_split_rests_on_the_energies_the_model_reads():
     # Fe carries twice the weight, so it comes first
     assert "Fe Ka1" in basis[0]["lines"] and basis[0]["share"] > basis[1]["share"]
     assert out[0].why.startswith("made up for the test; the split rests most on ")
-    assert "Pb La1" in out[0].why
+    assert "Pb La1" in out[0].why and "spread over the whole spectrum" not in out[0].why
+
+
+def test_a_split_spread_over_the_spectrum_says_so():
+    class Everywhere(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            s = x[:, 0]
+            return torch.stack([s.sum(1), -s.sum(1)], dim=1)
+
+    names = ("lead_white", "red_lead")
+    x = _inputs()
+    truth = np.ones((len(x), 2), dtype=np.float32)
+    (g,) = split_bases(Everywhere(), x, truth, np.ones_like(truth), [Group(names)], names,
+                       energies_kev=ENERGIES)  # fmt: skip
+    assert sum(w["share"] for w in g.basis) < 0.05
+    assert "spread over the whole spectrum" in g.why
 
 
 def test_a_basis_survives_the_card_and_a_malformed_one_is_refused():

@@ -12,7 +12,9 @@ held-out spectra, with gradient x input attribution:
    detectable, and over the members;
 3. shares of the whole, then the windows of ``window_kev`` holding the most (greedy, not
    overlapping), each with the emission lines of the library's elements that fall in it (none:
-   continuum or scattered tube radiation).
+   continuum or scattered tube radiation). Where the windows hold less than
+   :data:`SPREAD_BELOW` of the whole, the split rests on the shape of the whole spectrum (the
+   continuum and scatter that the matrix shapes) more than on any line, and ``why`` says so.
 
 The windows go into the group's ``basis`` in the model card and into its ``why`` (shown by the
 report, ``maps.h5`` and ``pigmentmap model show``).
@@ -32,6 +34,8 @@ from pigmentmap.materials.library import PigmentLibrary
 WINDOW_KEV = 0.4
 #: Lines named in a window: the strong ones (Siegbahn names), at least this radiative rate.
 NAMED_LINES = ("Ka1", "Kb1", "La1", "Lb1", "Lb2", "Lg1", "Ma1")
+#: Below this share in its windows, a split is said to rest on the spectrum's shape.
+SPREAD_BELOW = 0.25
 #: Elements named besides the library's: argon of the air path.
 EXTRA_ELEMENTS = ("Ar",)
 
@@ -178,6 +182,15 @@ def split_bases(
         a = attribution(model, x[rows], cols)
         share = a / a.sum() if a.sum() > 0 else a
         basis = windows(share, energies_kev, elements=elements)
-        why = (g.why + "; " if g.why else "") + "the split rests most on " + describe(basis)
+        held = sum(w["share"] for w in basis)
+        spread = (
+            f" (together {round(100 * held)} %: the rest is spread over the whole spectrum, "
+            "its shape more than any line)"
+            if held < SPREAD_BELOW
+            else ""
+        )
+        why = (
+            (g.why + "; " if g.why else "") + "the split rests most on " + describe(basis) + spread
+        )
         out.append(Group(g.members, why, tuple(basis)))
     return out
