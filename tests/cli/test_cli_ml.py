@@ -186,3 +186,16 @@ def test_fit_and_phantom_commands(tmp_path, capsys):
         "unknown element",
     )
     assert_one_line_error(*run(capsys, "info", tmp_path / "none.xyz")[::2], "does not exist")
+
+
+def test_model_show_gives_the_look_alikes_and_what_their_split_rests_on(capsys):
+    from pigmentmap.ml.checkpoint import read_card
+
+    code, out, _ = run(capsys, "model", "show", "universal")
+    assert code == 0
+    groups = [g for g in read_card("universal")["groups"] if len(g["members"]) > 1]
+    assert groups  # the shipped model has look-alikes (lead white | red lead, ...)
+    for g in groups:
+        assert g["basis"] and f"look-alikes:  {' | '.join(g['members'])}: " in out
+    shown = [line for line in out.splitlines() if line.startswith("look-alikes:")]
+    assert len(shown) == len(groups) and all("rests most on" in line for line in shown)

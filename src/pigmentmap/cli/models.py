@@ -183,6 +183,11 @@ def _cmd_model(args: argparse.Namespace) -> int:
     cal = card.get("calibration")
     fit = cal.get("fit", "?") if isinstance(cal, dict) else None
     print(f"calibration:  {f'{fit} scaling' if fit else 'none (pigmentmap calibrate adds it)'}")
+    groups = [g for g in card.get("groups") or [] if len(g.get("members", [])) > 1]
+    if isinstance(card.get("groups"), list) and not groups:
+        print("look-alikes:  none found")
+    for g in groups:
+        print(f"look-alikes:  {' | '.join(g['members'])}: {g.get('why', '')}")
     return 0
 
 

@@ -161,7 +161,7 @@ def split_bases(
     lib = library or default_library()
     elements = tuple(
         sorted(
-            {e for n in names if n in lib for e in lib[n].composition if atomic_number(e) >= 15}
+            {e for n in names if n in lib for e in lib[n].composition if atomic_number(e) >= 11}
             | set(EXTRA_ELEMENTS),
             key=atomic_number,
         )
