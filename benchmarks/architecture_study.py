@@ -118,8 +118,9 @@ def main() -> None:
         }
         print(f"{name}: macro F1 {results[name]['test_macro_f1']:.3f}, "
               f"{results[name]['multiply_adds'] / 1e6:.2f} M multiply-adds")  # fmt: skip
-    write_json(args.out, {"benchmark": "architecture_study", "machine": machine(),
-                          "dataset": DATASET, "epochs": args.epochs, "variants": results})  # fmt: skip
+        # after every variant: a long study stopped half way keeps what it measured
+        write_json(args.out, {"benchmark": "architecture_study", "machine": machine(),
+                              "dataset": DATASET, "epochs": args.epochs, "variants": results})  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -54,6 +54,7 @@ def test_the_split_rests_on_the_energies_the_model_reads():
     assert basis[2]["share"] < 0.05
     # Fe carries twice the weight, so it comes first
     assert "Fe Ka1" in basis[0]["lines"] and basis[0]["share"] > basis[1]["share"]
+    assert basis[0]["lines"][0] == "Fe Ka1"  # the line the split sits on comes first (not Mn Kb1)
     assert out[0].why.startswith("made up for the test; the split rests most on ")
     assert "Pb La1" in out[0].why and "spread over the whole spectrum" not in out[0].why
 

@@ -11,10 +11,11 @@ held-out spectra, with gradient x input attribution:
    absolute value, averaged over the held-out spectra where any member is present and
    detectable, and over the members;
 3. shares of the whole, then the windows of ``window_kev`` holding the most (greedy, not
-   overlapping), each with the emission lines of the library's elements that fall in it (none:
-   continuum or scattered tube radiation). Where the windows hold less than
-   :data:`SPREAD_BELOW` of the whole, the split rests on the shape of the whole spectrum (the
-   continuum and scatter that the matrix shapes) more than on any line, and ``why`` says so.
+   overlapping), each with the emission lines of the library's elements that fall in it, the
+   line the attribution sits on first (none: continuum or scattered tube radiation). Where the
+   windows hold less than :data:`SPREAD_BELOW` of the whole, the split rests on the shape of the
+   whole spectrum (the continuum and scatter that the matrix shapes) more than on any line, and
+   ``why`` says so.
 
 The windows go into the group's ``basis`` in the model card and into its ``why`` (shown by the
 report, ``maps.h5`` and ``pigmentmap model show``).
@@ -73,7 +74,11 @@ def attribution(
     return total / max(len(x) * len(members), 1)
 
 
-def _line_names(lo_kev: float, hi_kev: float, elements: tuple[str, ...]) -> list[str]:
+def _line_names(
+    lo_kev: float, hi_kev: float, elements: tuple[str, ...], weight: Any = None
+) -> list[str]:
+    """Strong lines of ``elements`` in [lo, hi], the heaviest ``weight(energy)`` first (by
+    energy without one)."""
     from pigmentmap.physics.lines import catalogue_for
 
     found = [
@@ -82,7 +87,8 @@ def _line_names(lo_kev: float, hi_kev: float, elements: tuple[str, ...]) -> list
         for line in catalogue_for(el)
         if lo_kev <= line.energy_kev <= hi_kev and line.label.split()[-1] in NAMED_LINES
     ]
-    return [label for _, label in sorted(found)]
+    found.sort(key=lambda f: (-weight(f[0]) if weight else 0.0, f[0]))
+    return [label for _, label in found]
 
 
 def windows(
@@ -110,6 +116,11 @@ def windows(
     width = max(1, round(window_kev / step))
     sums = np.convolve(share, np.ones(width), mode="valid")  # sums[i]: channels i .. i+width-1
     free = np.ones(len(sums), dtype=bool)
+    near = np.convolve(share, np.ones(5), mode="same")  # +-2 channels: about +-40 eV
+
+    def at(kev: float) -> float:  # how much of the split sits on a line at ``kev``
+        return float(near[int(np.argmin(np.abs(energies_kev - kev)))])
+
     out = []
     for _ in range(n):
         if not free.any():
@@ -118,7 +129,7 @@ def windows(
         lo = float(energies_kev[i] - step / 2)
         hi = float(energies_kev[i + width - 1] + step / 2)
         out.append({"kev": [round(lo, 2), round(hi, 2)], "share": float(sums[i]),
-                    "lines": _line_names(lo, hi, elements)})  # fmt: skip
+                    "lines": _line_names(lo, hi, elements, at)})  # fmt: skip
         free[max(0, i - width + 1) : i + width] = False
     return out
 
