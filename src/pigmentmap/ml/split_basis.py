@@ -33,7 +33,7 @@ from pigmentmap.materials.library import PigmentLibrary
 
 #: Width of a window (keV): about two detector resolutions at 10 keV.
 WINDOW_KEV = 0.4
-#: Lines named in a window: the strong ones (Siegbahn names), at least this radiative rate.
+#: Lines named in a window: the strongest of each series (Siegbahn names).
 NAMED_LINES = ("Ka1", "Kb1", "La1", "Lb1", "Lb2", "Lg1", "Ma1")
 #: Below this share in its windows, a split is said to rest on the spectrum's shape.
 SPREAD_BELOW = 0.25
