@@ -90,12 +90,12 @@ def _write_mca_folder(folder: Path, cube: np.ndarray, offset_kev: float, gain_ke
         )
 
 
-def _read_seconds(path: Path, **options) -> float:
-    """Seconds to open a cube and touch every value (the sum spectrum)."""
+def _timed_read(path: Path, **options):
+    """(seconds to open a cube and touch every value (the sum spectrum), the cube)."""
     t0 = time.perf_counter()
     cube = open_cube(path, **options)
     sum_spectrum(cube.counts)
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, cube
 
 
 def main() -> None:
@@ -114,15 +114,14 @@ def main() -> None:
     h, w, c = tiled.shape
     n_px = h * w
     calibration = (inst.axis.offset_kev, inst.axis.gain_kev)
-    read_s = _read_seconds(work / "cube.npy", calibration=calibration)
-    cube = open_cube(work / "cube.npy", calibration=calibration)
+    read_s, cube = _timed_read(work / "cube.npy", calibration=calibration)
     with h5py.File(work / "cube.h5", "w") as f:
         f["counts"] = tiled
     _write_mca_folder(work / "mca", tiled, *calibration)
     read_by_format = {
         "npy": read_s,
-        "hdf5": _read_seconds(work / "cube.h5", calibration=calibration),
-        "mca folder": _read_seconds(work / "mca", shape=(h, w)),
+        "hdf5": _timed_read(work / "cube.h5", calibration=calibration)[0],
+        "mca folder": _timed_read(work / "mca", shape=(h, w))[0],
     }
     import torch  # noqa: F401 - imported before timing, as PyMca5 is (its import is not timed)
 

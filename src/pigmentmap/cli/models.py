@@ -7,6 +7,7 @@ from typing import Any
 
 from pigmentmap.cli._common import POSITIVE_INT, SEED, SHARE, number
 from pigmentmap.core.errors import PigmentmapError
+from pigmentmap.evaluate.layers import FEATURE_HEAD
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -88,9 +89,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         f"{m['ece']:.3f} (claims p >= 0.1: {m['ece_claims_raw']:.3f} -> {m['ece_claims']:.3f}); "
         f"macro F1 {m['macro_f1_raw']:.3f} -> {m['macro_f1']:.3f}; group F1 {m['group_f1']:.3f}"
     )
-    for g in card["groups"]:
-        if len(g["members"]) > 1:
-            print(f"look-alike group: {' | '.join(g['members'])} ({g['why']})")
+    _print_look_alikes(card)
     print(f"wrote {args.out}")
     return 0
 
@@ -183,18 +182,24 @@ def _cmd_model(args: argparse.Namespace) -> int:
     cal = card.get("calibration")
     fit = cal.get("fit", "?") if isinstance(cal, dict) else None
     print(f"calibration:  {f'{fit} scaling' if fit else 'none (pigmentmap calibrate adds it)'}")
-    groups = [g for g in card.get("groups") or [] if len(g.get("members", [])) > 1]
-    if isinstance(card.get("groups"), list) and not groups:
+    _print_look_alikes(card)
+    return 0
+
+
+def _print_look_alikes(card: dict[str, Any]) -> None:
+    """One line per look-alike group of two or more members (why, and what its split rests
+    on), or that none was found; nothing for a card without groups."""
+    if not isinstance(card.get("groups"), list):
+        return
+    groups = [g for g in card["groups"] if len(g.get("members", [])) > 1]
+    if not groups:
         print("look-alikes:  none found")
     for g in groups:
         print(f"look-alikes:  {' | '.join(g['members'])}: {g.get('why', '')}")
-    return 0
 
 
 def _layers_line(spec: Any) -> str:
     """What ``model show`` says of a card's layer model."""
-    from pigmentmap.evaluate.layers import FEATURE_HEAD
-
     if not isinstance(spec, dict):
         return "none (pigmentmap train-layers adds them)"
     kind = spec.get("architecture", "?")
@@ -320,7 +325,7 @@ def register(sub: Any) -> None:
     )
     tl.add_argument(
         "--architecture",
-        default="feature-head",
+        default=FEATURE_HEAD,
         help="feature-head (default: a small head on the pigment network's features, one network "
         "per map) or a registry architecture (fast-cnn) for a second network",
     )

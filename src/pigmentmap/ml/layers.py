@@ -133,6 +133,16 @@ class PigmentsAndLayers(nn.Module):
         return torch.cat([self.model.head(features), self.head(features)], dim=1)
 
 
+def _head_on(
+    trunk: Any, *, n_classes: int, hidden: int, model_dir: Path
+) -> tuple[FastCNN, LayerHead]:
+    """``trunk`` (checked: only fast-cnn has features for a head) and a fresh
+    :class:`LayerHead` sized for its features."""
+    if not isinstance(trunk, FastCNN):
+        raise PigmentmapError(f"the layer head of '{model_dir}' needs a fast-cnn pigment network")
+    return trunk, LayerHead(n_features=trunk.head.in_features, n_classes=n_classes, hidden=hidden)
+
+
 def load_layer_model(
     model_dir: str | Path, *, trunk: torch.nn.Module | None = None
 ) -> torch.nn.Module | None:
@@ -157,13 +167,11 @@ def load_layer_model(
             )
         if trunk is None:
             trunk, _, _ = load_model(d)
-        if not isinstance(trunk, FastCNN):
-            raise PigmentmapError(f"the layer head of '{d}' needs a fast-cnn pigment network")
         hidden = spec.get("hidden", HEAD_HIDDEN)
         if not isinstance(hidden, int) or not 0 <= hidden <= 4096:
             raise PigmentmapError(f"the card of '{d}' gives the layer head a bad size: {hidden!r}")
-        head = LayerHead(
-            n_features=trunk.head.in_features, n_classes=len(card["label_names"]), hidden=hidden
+        trunk, head = _head_on(
+            trunk, n_classes=len(card["label_names"]), hidden=hidden, model_dir=d
         )
         load_state(d, spec["weights"], head)
         return LayersOnFeatures(trunk, head.eval())
@@ -260,10 +268,8 @@ def train_layer_model(
     if architecture == FEATURE_HEAD:
         from pigmentmap.ml.checkpoint import load_model
 
-        trunk, _, _ = load_model(d)
-        if not isinstance(trunk, FastCNN):
-            raise PigmentmapError("a layer head needs a fast-cnn pigment network")
-        head = LayerHead(n_features=trunk.head.in_features, n_classes=len(names), hidden=hidden)
+        loaded, _, _ = load_model(d)
+        trunk, head = _head_on(loaded, n_classes=len(names), hidden=hidden, model_dir=d)
         module = LayersOnFeatures(trunk, head)
         saved: nn.Module = head
         params: Any = head.parameters()

@@ -23,6 +23,7 @@ report, ``maps.h5`` and ``pigmentmap model show``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -75,10 +76,9 @@ def attribution(
 
 
 def _line_names(
-    lo_kev: float, hi_kev: float, elements: tuple[str, ...], weight: Any = None
+    lo_kev: float, hi_kev: float, elements: tuple[str, ...], weight: Callable[[float], float]
 ) -> list[str]:
-    """Strong lines of ``elements`` in [lo, hi], the heaviest ``weight(energy)`` first (by
-    energy without one)."""
+    """Strong lines of ``elements`` in [lo, hi], the heaviest ``weight(energy)`` first."""
     from pigmentmap.physics.lines import catalogue_for
 
     found = [
@@ -87,7 +87,7 @@ def _line_names(
         for line in catalogue_for(el)
         if lo_kev <= line.energy_kev <= hi_kev and line.label.split()[-1] in NAMED_LINES
     ]
-    found.sort(key=lambda f: (-weight(f[0]) if weight else 0.0, f[0]))
+    found.sort(key=lambda f: (-weight(f[0]), f[0]))
     return [label for _, label in found]
 
 
