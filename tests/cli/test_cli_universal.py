@@ -218,3 +218,26 @@ def test_calibrate_refuses_an_existing_output_and_too_little_data(universal_mode
     data, model = universal_model
     code, _, err = run(capsys, "calibrate", model, data, "--out", model)
     assert code == 2 and "exists (use --overwrite" in err and err.count("\n") == 1
+
+
+def test_palette_narrows_the_default_model_and_the_map_answers_for_it(tmp_path, capsys):
+    code, out, err = run(capsys, "palette", "--pigments", "lead white, vermilion", "--out",
+                         tmp_path / "pal", "--stacks", "100", "--epochs", "1", "--quiet")  # fmt: skip
+    assert code == 0, err
+    assert "held-out macro F1" in out and f"--model {tmp_path / 'pal'}" in out
+    scan = _scan(tmp_path / "lab.h5", gain_kev=0.0293, n_channels=1024)
+    code, _, err = run(capsys, "map", scan, "--calibration", "0,0.0293", "--model",
+                       tmp_path / "pal", "--instrument", "lab-ag", "--out", tmp_path / "res")  # fmt: skip
+    assert code == 0, err
+    res = read_results(tmp_path / "res")
+    assert res["prob"].shape == (3, 4, 2) and list(res["names"]) == ["lead_white", "vermilion"]
+
+
+def test_a_bad_palette_is_one_line_and_writes_nothing(tmp_path, capsys):
+    for pigments, message in (("lead white,chalk", "is a ground"), ("lead whyte", "did you mean")):
+        code, _, err = run(capsys, "palette", "--pigments", pigments, "--out", tmp_path / "pal")
+        assert code == 2 and message in err and err.count("\n") == 1
+    code, _, err = run(capsys, "palette", "--pigments", "vermilion", "--stacks", "5",
+                       "--out", tmp_path / "pal")  # fmt: skip
+    assert code == 2 and "--stacks" in err
+    assert list(tmp_path.iterdir()) == []

@@ -141,11 +141,11 @@ def test_finetune_freezes_conv_layers_first(synthetic, tmp_path, monkeypatch):
         trainable = {id(p) for p in parameters}
         conv_frozen = all(id(p) not in trainable for p in model.features.parameters())
         head_trains = all(id(p) in trainable for p in model.head.parameters())
-        before = [p.detach().clone() for p in model.features.parameters()]
+        # Weights and BatchNorm statistics alike: a frozen part stays in eval mode.
+        before = [t.detach().clone() for t in model.features.state_dict().values()]
         out = real_fit(model, *args, parameters=parameters, **kw)
-        conv_unchanged = all(
-            torch.equal(a, b) for a, b in zip(before, model.features.parameters(), strict=True)
-        )
+        after = model.features.state_dict().values()
+        conv_unchanged = all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
         seen.append((conv_frozen, head_trains, conv_unchanged))
         return out
 

@@ -91,13 +91,12 @@ def finetune(
     phases = []
     for name, frozen, epochs in (("head", True, epochs_head), ("all", False, epochs_all)):
         freeze_features(model, frozen)
-        if frozen:
-            model.features.eval()
         params = [p for p in model.parameters() if p.requires_grad]
         result = fit(
             model, x[tr], y[tr], x[val], y[val], epochs=epochs, patience=patience, batch_size=batch_size,
             learning_rate=learning_rate, seed=seed, label_names=tuple(card["label_names"]),
             parameters=params, progress=progress, desc=f"finetune {name}",
+            frozen=model.features if frozen else None,
         )  # fmt: skip
         phases.append({"phase": name, **{k: v for k, v in result.items() if k != "history"}})
     freeze_features(model, False)

@@ -198,13 +198,16 @@ def fit(
     monitor: str = "f1",
     w_val: np.ndarray | None = None,
     lr_schedule: str = "constant",
+    frozen: nn.Module | None = None,
 ) -> dict[str, Any]:
     """Adam + BCE with early stopping on the validation macro F1 (or loss); best weights restored.
 
     ``x_train`` is an array of inputs (with labels ``y_train``) or a :class:`BatchSource` that
     draws batches (inputs, labels, loss weights) anew each epoch. ``w_val`` (0/1) leaves
     entries out of the validation loss and F1. ``lr_schedule="cosine"`` anneals the learning
-    rate to 0 over ``epochs`` along a half cosine, one step per batch.
+    rate to 0 over ``epochs`` along a half cosine, one step per batch. ``frozen``: a part of
+    ``model`` that stays in eval mode while the rest trains (a frozen trunk: its BatchNorm
+    statistics must not move nor its dropout act).
     """
     if monitor not in ("f1", "loss"):
         raise PigmentmapError(f"monitor must be 'f1' or 'loss', got '{monitor}'")
@@ -234,6 +237,8 @@ def fit(
     t0 = time.perf_counter()
     for epoch in bar:
         model.train()
+        if frozen is not None:
+            frozen.eval()
         running, seen = 0.0, 0
         for xb, yb, wb in source.epoch(rng, batch_size):
             if len(xb) < 2:  # BatchNorm needs two samples
