@@ -8,6 +8,7 @@ import platform
 import resource
 import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,18 @@ def machine() -> dict[str, Any]:
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far (MB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def chosen_steps(text: str, known: Sequence[str], out: str | Path) -> tuple[list[str], dict]:
+    """The steps ``--steps`` names (exit with a message on one not ``known``) and, where only
+    some of them run, the results already in ``out`` to merge them into."""
+    steps = [s.strip() for s in text.split(",") if s.strip()]
+    if not set(steps) <= set(known):
+        raise SystemExit(f"--steps: choose from {', '.join(known)}")
+    earlier = {}
+    if set(steps) != set(known) and Path(out).exists():
+        earlier = json.loads(Path(out).read_text())
+    return steps, earlier
 
 
 def write_json(path: str | Path, data: dict[str, Any]) -> None:

@@ -46,7 +46,7 @@ from pigmentmap.mapping.run import run_map
 from pigmentmap.materials import default_library
 from pigmentmap.ml.evaluation import evaluate_model
 
-from _common import machine, simulated_dataset, write_json
+from _common import chosen_steps, machine, simulated_dataset, write_json
 
 HELDOUT_N, HELDOUT_SEED = 3000, 13
 PHANTOMS = {"elio": (21, None), "lab-ag": (22, 0.1)}  # profile: (seed, live time s)
@@ -101,7 +101,6 @@ def _scores(card: dict[str, Any], raw: np.ndarray, layers: Any, y: np.ndarray, w
 def conditions(model: str, work: Path) -> dict[str, Any]:
     """Fixed measurement conditions on the held-out stacks (see the module notes)."""
     import dataclasses
-    import json
 
     from pigmentmap.core.axis import EnergyAxis
     from pigmentmap.datasets.store import read_dataset, read_layer_labels
@@ -276,14 +275,9 @@ def main() -> None:
     ap.add_argument("--out", default="benchmarks/results/honest_answers.json")
     ap.add_argument("--steps", default=",".join(STEPS), help=f"some of {', '.join(STEPS)}")
     args = ap.parse_args()
-    steps = [s.strip() for s in args.steps.split(",") if s.strip()]
-    if not set(steps) <= set(STEPS):
-        raise SystemExit(f"--steps: choose from {', '.join(STEPS)}")
+    steps, result = chosen_steps(args.steps, STEPS, args.out)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    result: dict[str, Any] = {}
-    if set(steps) != set(STEPS) and Path(args.out).exists():
-        result = json.loads(Path(args.out).read_text())  # merge into the earlier run
     result.update({"model": args.model, "machine": machine()})
     if "heldout" in steps:
         result["heldout"] = heldout(args.model, work)

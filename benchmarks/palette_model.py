@@ -22,7 +22,6 @@ Existing models and scans in ``--work`` are reused. ``--steps`` merges into an e
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,7 @@ from pigmentmap.materials import default_library
 from pigmentmap.ml.checkpoint import read_card
 from pigmentmap.ml.palette import PaletteSettings, palette_model
 
-from _common import machine, write_json
+from _common import chosen_steps, machine, write_json
 
 STEPS = ("build", "mockup", "paper", "phantom", "painting")
 PALETTES = ("paper", "painting", "painting-superset")
@@ -163,14 +162,9 @@ def main() -> None:
     ap.add_argument("--out", default="benchmarks/results/palette_model.json")
     ap.add_argument("--steps", default=",".join(STEPS), help=f"some of {', '.join(STEPS)}")
     args = ap.parse_args()
-    steps = [s.strip() for s in args.steps.split(",") if s.strip()]
-    if not set(steps) <= set(STEPS):
-        raise SystemExit(f"--steps: choose from {', '.join(STEPS)}")
+    steps, result = chosen_steps(args.steps, STEPS, args.out)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    result: dict[str, Any] = {}
-    if set(steps) != set(STEPS) and Path(args.out).exists():
-        result = json.loads(Path(args.out).read_text())
     result["machine"] = machine()
     for step in steps:
         t0 = time.perf_counter()

@@ -58,6 +58,22 @@ def test_the_palette_model_has_its_own_layer_head_calibration_and_groups(narrowe
     assert source["n_fit"] + source["n_test"] == round(TINY.n_stacks * 0.2)
 
 
+def test_a_palette_the_model_knows_keeps_its_layer_head_cut_to_the_palette(tmp_path):
+    card = palette_model("universal", ["cobalt blue", "VM"], out=tmp_path / "m", settings=TINY,
+                         progress=False)  # fmt: skip
+    assert card["layers"]["training"]["sliced_from"] == "universal"
+    assert card["layers"]["trunk_sha256"] == card["weights"]["sha256"]
+    assert 0.0 <= card["layers"]["metrics"]["test"]["layer_accuracy"] <= 1.0
+    names = read_card("universal")["label_names"]
+    cols = [names.index("cobalt_blue"), names.index("vermilion")]
+    x = torch.from_numpy(np.random.default_rng(1).random((3, 2, 2000), dtype=np.float32))
+    mine, theirs = load_layer_model(tmp_path / "m"), load_layer_model("universal")
+    assert mine is not None and theirs is not None
+    with torch.no_grad():
+        a, b = mine(x), theirs(x)
+    assert torch.allclose(a, b[:, cols + [len(names) + c for c in cols]], atol=1e-6)
+
+
 def test_a_known_pigment_starts_from_the_models_row_a_new_one_from_zero():
     base, card, _ = load_model("universal")
     names = tuple(card["label_names"])

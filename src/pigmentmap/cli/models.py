@@ -196,6 +196,14 @@ def _cmd_model(args: argparse.Namespace) -> int:
     print(
         f"training:     {t.get('folds_trained', '?')} fold(s), {t.get('seconds_per_epoch', float('nan')):.1f} s per epoch, {t.get('seconds_total', float('nan')):.0f} s in all"
     )
+    pal = card.get("palette")
+    if isinstance(pal, dict):
+        new = pal.get("new_to_model") or []
+        print(
+            f"palette:      narrowed from {pal.get('from', '?')} to {len(card['label_names'])} "
+            f"pigments by pigmentmap palette"
+            + (f" (new to it: {', '.join(map(str, new))})" if new else "")
+        )
     print(f"layers:       {_layers_line(card.get('layers'))}")
     cal = card.get("calibration")
     fit = cal.get("fit", "?") if isinstance(cal, dict) else None

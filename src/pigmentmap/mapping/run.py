@@ -297,6 +297,11 @@ def run_map(
     if post.missing:
         note(f"the model has no {', no '.join(post.missing)} (made before them; see pigmentmap "
              "calibrate)")  # fmt: skip
+    palette = predictor.card.get("palette")
+    if isinstance(palette, dict):
+        note(f"the model answers for a palette of {len(names)} pigments only (pigmentmap palette, "
+             f"from {palette.get('from', '?')}): a pigment outside it cannot be found here, and "
+             "its elements may be read as a palette pigment that shares them")  # fmt: skip
     for line in tally.notes(key, names, gated=evidence_gate):
         note(line)
     components, component_names = fitted_components(

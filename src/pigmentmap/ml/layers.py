@@ -194,6 +194,39 @@ def predict_layers(model: torch.nn.Module, x: np.ndarray, *, batch_size: int = 6
     return np.stack([p[:, :k], p[:, k:]], axis=-1)
 
 
+def layer_augmenter(data: Dataset, names: tuple[str, ...], pre: Preprocessor) -> Any:
+    """An :class:`~pigmentmap.ml.augment.Augmenter` of ``data`` (a universal dataset) whose
+    targets are the layer labels of ``names``: (N, 2K), the top-layer half first, each counted
+    only where its class is present and detectable."""
+    from pigmentmap.ml.augment import Augmenter
+
+    assert data.labels is not None and data.detectability is not None
+    cols = [data.label_names.index(n) for n in names]
+    layers = read_layer_labels(data.path, names)
+    if len(layers) != len(data.spectra):
+        raise PigmentmapError(
+            f"'{data.path}' holds {len(layers)} stacks for {len(data.spectra)} spectra"
+        )
+    present = data.labels[:, cols]
+    det = data.detectability[:, cols]
+    y2 = np.concatenate([layers[..., 0], layers[..., 1]], axis=1).astype(np.float32)
+    return Augmenter(
+        data.spectra, data.axis, y2, np.concatenate([det, det], axis=1), pre,
+        present=np.concatenate([present, present], axis=1),
+    )  # fmt: skip
+
+
+def layer_test(
+    module: torch.nn.Module, drawn: tuple[np.ndarray, np.ndarray, np.ndarray], names: Any
+) -> dict[str, Any]:
+    """Layer accuracy of a layer model on measurements drawn by :func:`layer_augmenter`
+    (inputs, targets, weights)."""
+    x, y, w = drawn
+    k = len(names)
+    truth = np.stack([y[:, :k], y[:, k:]], axis=-1)
+    return layer_accuracy(truth, predict_layers(module, x), w[:, :k], names)
+
+
 def train_layer_model(
     model_dir: str | Path,
     data: Dataset,
@@ -218,7 +251,6 @@ def train_layer_model(
     instrument randomisation as the pigment model; validation and test parts drawn once with
     fixed seeds; early stopping on the validation loss.
     """
-    from pigmentmap.ml.augment import Augmenter
     from pigmentmap.ml.checkpoint import update_model
     from pigmentmap.ml.registry import architectures
     from pigmentmap.ml.train import AugmentedSource, fit, set_determinism
@@ -241,19 +273,7 @@ def train_layer_model(
     pre = Preprocessor.from_dict(card["preprocessor"])
     if not pre.masked:
         raise PigmentmapError("the layer model needs a model with the canonical input (fast-cnn)")
-    cols = [data.label_names.index(n) for n in names]
-    layers = read_layer_labels(data.path, names)
-    if len(layers) != len(data.spectra):
-        raise PigmentmapError(
-            f"'{data.path}' holds {len(layers)} stacks for {len(data.spectra)} spectra"
-        )
-    present = data.labels[:, cols]
-    det = data.detectability[:, cols]
-    y2 = np.concatenate([layers[..., 0], layers[..., 1]], axis=1).astype(np.float32)
-    augmenter = Augmenter(
-        data.spectra, data.axis, y2, np.concatenate([det, det], axis=1), pre,
-        present=np.concatenate([present, present], axis=1),
-    )  # fmt: skip
+    augmenter = layer_augmenter(data, names, pre)
     set_determinism(seed)
     n = len(data.spectra)
     order = np.random.default_rng(seed).permutation(n)
@@ -285,10 +305,7 @@ def train_layer_model(
         seed=seed, label_names=label2, progress=progress, desc="layer model", monitor="loss",
         parameters=params,
     )  # fmt: skip
-    k = len(names)
-    p_test = predict_layers(module, x_test)
-    truth = np.stack([y_test[:, :k], y_test[:, k:]], axis=-1)
-    metrics = layer_accuracy(truth, p_test, w_test[:, :k], names)
+    metrics = layer_test(module, (x_test, y_test, w_test), names)
     entry: dict[str, Any] = {
         "architecture": architecture,
         "outputs": ["p(in the top layer | present)", "p(in a lower layer | present)"],
