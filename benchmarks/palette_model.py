@@ -14,7 +14,9 @@ Usage: python benchmarks/palette_model.py [--work runs/] [--steps build,mockup,p
   per-pixel ECE, group F1, layer accuracy, macro F1 of the calibrated and gated maps, claims
   without a key element, and the vermilion strip of 0.6 % under 40 um;
 * ``painting``: the painting phantom mapped by each model; macro F1 of the calibrated, gated
-  maps over the pigments present in it, on labels physics can back (``/truth/detectable``).
+  maps over the pigments present in it, on labels physics can back (``/truth/detectable``);
+* ``seeds``: the ``paper`` palette made again with seeds 1 and 2 (other simulated paintings,
+  draws and head), on the mock-up and paper designs: how much the figures move with the seed.
 
 Existing models and scans in ``--work`` are reused. ``--steps`` merges into an existing ``--out``.
 """
@@ -44,7 +46,8 @@ from pigmentmap.ml.palette import PaletteSettings, palette_model
 
 from _common import chosen_steps, machine, write_json
 
-STEPS = ("build", "mockup", "paper", "phantom", "painting")
+STEPS = ("build", "mockup", "paper", "phantom", "painting", "seeds")
+SPREAD_SEEDS = (1, 2)
 PALETTES = ("paper", "painting", "painting-superset")
 N_EXTRA = 5
 
@@ -156,6 +159,24 @@ def step_painting(work: Path) -> dict[str, Any]:
     return out
 
 
+def step_seeds(work: Path) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for seed in SPREAD_SEEDS:
+        path = work / f"palette-paper-seed{seed}"
+        if not path.exists():
+            palette_model("universal", PAPER_LABELS, out=path, settings=PaletteSettings(seed=seed),
+                          log=print)  # fmt: skip
+        out[f"seed{seed}"] = {}
+        for design in ("mockup", "paper"):
+            name = "mockup-seed31-z.h5" if design == "mockup" else "paper-seed32-z.h5"
+            r = universal_model._score_labelled(str(path), work / name)
+            out[f"seed{seed}"][design] = {"macro_f1": r["macro_f1"],
+                                          "physics_backed": r["physics_backed"]["macro_f1"],
+                                          "per_class_f1": r["per_class_f1"]}  # fmt: skip
+            print(seed, design, out[f"seed{seed}"][design])
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", default="runs")
@@ -174,6 +195,8 @@ def main() -> None:
             result[step] = _designs(work, step)
         elif step == "phantom":
             result[step] = step_phantom(work)
+        elif step == "seeds":
+            result[step] = step_seeds(work)
         else:
             result[step] = step_painting(work)
         result[step]["step_seconds"] = round(time.perf_counter() - t0, 1)
