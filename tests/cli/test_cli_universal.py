@@ -231,7 +231,8 @@ def test_palette_narrows_the_default_model_and_the_map_answers_for_it(tmp_path, 
     assert code == 0, err
     res = read_results(tmp_path / "res")
     assert res["prob"].shape == (3, 4, 2) and list(res["names"]) == ["lead_white", "vermilion"]
-    assert any("palette of 2 pigments only" in n for n in res["attrs"]["notes"])  # in the report too
+    notes = res["attrs"]["notes"]  # the report shows them
+    assert any("palette of 2 pigments only" in n for n in notes)
     code, out, _ = run(capsys, "model", "show", tmp_path / "pal")
     assert code == 0 and "palette:      narrowed from universal to 2 pigments" in out
 

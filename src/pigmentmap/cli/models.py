@@ -369,8 +369,9 @@ def register(sub: Any) -> None:
         epilog="Example: pigmentmap palette --pigments 'lead white,vermilion,azurite,yellow "
         "ochre' --out my-palette/  (then: pigmentmap map SCAN --model my-palette/ --out DIR). "
         "Simulates random paintings of these pigments on random instruments, trains a new head "
-        "on the model's frozen features, its layer head, and calibrates; a pigment left out of "
-        "the palette cannot be found.",
+        "on the model's frozen features, keeps its layer head cut to the palette (or trains one "
+        "where a pigment is new to it), and calibrates; a pigment left out of the palette "
+        "cannot be found.",
     )
     pa.add_argument(
         "--pigments", required=True,
@@ -381,7 +382,7 @@ def register(sub: Any) -> None:
     pa.add_argument("--model", default="universal", help="the model to narrow (default: universal)")
     pa.add_argument(
         "--stacks", type=number(int, lo=100, hi=10_000_000), default=6000,
-        help="simulated paintings (default 6000: about 4 min in all on 2 cores)",
+        help="simulated paintings (default 6000: 2-4 min in all on 2 cores)",
     )  # fmt: skip
     pa.add_argument(
         "--epochs", type=number(int, lo=1, hi=100000), default=10,
