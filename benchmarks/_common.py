@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -33,16 +34,28 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def chosen_steps(text: str, known: Sequence[str], out: str | Path) -> tuple[list[str], dict]:
-    """The steps ``--steps`` names (exit with a message on one not ``known``) and, where only
-    some of them run, the results already in ``out`` to merge them into."""
-    steps = [s.strip() for s in text.split(",") if s.strip()]
+def add_step_options(ap: argparse.ArgumentParser, known: Sequence[str], *, out: str) -> None:
+    """``--work`` (datasets and models), ``--out`` (the JSON) and ``--steps`` (some of ``known``)."""
+    ap.add_argument("--work", default="runs", help="datasets and models go here")
+    ap.add_argument("--out", default=out)
+    ap.add_argument("--steps", default=",".join(known), help=f"some of {', '.join(known)}")
+
+
+def chosen_steps(
+    args: argparse.Namespace, known: Sequence[str]
+) -> tuple[list[str], dict[str, Any], Path]:
+    """The steps ``--steps`` names (exit with a message on one not ``known``); where only some
+    of them run, the results already in ``--out`` to merge them into; the ``--work`` folder,
+    made if missing."""
+    steps = [s.strip() for s in args.steps.split(",") if s.strip()]
     if not set(steps) <= set(known):
         raise SystemExit(f"--steps: choose from {', '.join(known)}")
-    earlier = {}
-    if set(steps) != set(known) and Path(out).exists():
-        earlier = json.loads(Path(out).read_text())
-    return steps, earlier
+    earlier: dict[str, Any] = {}
+    if set(steps) != set(known) and Path(args.out).exists():
+        earlier = json.loads(Path(args.out).read_text())
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    return steps, earlier, work
 
 
 def write_json(path: str | Path, data: dict[str, Any]) -> None:

@@ -46,7 +46,7 @@ from pigmentmap.mapping.run import run_map
 from pigmentmap.materials import default_library
 from pigmentmap.ml.evaluation import evaluate_model
 
-from _common import chosen_steps, machine, simulated_dataset, write_json
+from _common import add_step_options, chosen_steps, machine, simulated_dataset, write_json
 
 HELDOUT_N, HELDOUT_SEED = 3000, 13
 PHANTOMS = {"elio": (21, None), "lab-ag": (22, 0.1)}  # profile: (seed, live time s)
@@ -218,9 +218,8 @@ def _gate(names: list[str], raw: np.ndarray, prob: np.ndarray, support: np.ndarr
     return gate
 
 
-def painting(model: str, work: Path) -> dict:
-    """Issue 10's figures on a painting phantom (see the module docstring)."""
-    from pigmentmap.io.open import open_cube
+def painting_scan(work: Path) -> tuple[Path, Any]:
+    """The painting phantom of :data:`PAINTING` in ``work`` (made if missing), and its instrument."""
     from pigmentmap.mapping.painting import make_painting
 
     cfg = PAINTING
@@ -230,11 +229,19 @@ def painting(model: str, work: Path) -> dict:
     if not scan.exists():
         make_painting(scan, library=default_library(), instrument=inst, seed=cfg["seed"],
                       size=(h, w))  # fmt: skip
-    out: dict[str, Any] = dict(cfg)
+    return scan, inst
+
+
+def painting(model: str, work: Path) -> dict:
+    """Issue 10's figures on a painting phantom (see the module docstring)."""
+    from pigmentmap.io.open import open_cube
+
+    scan, inst = painting_scan(work)
+    out: dict[str, Any] = dict(PAINTING)
     metrics = evaluate_model(model, scan)
     out["pixels"] = _summary(metrics)
     out["pixels"]["not_counted"] = metrics["not_counted"]
-    res = work / f"maps-painting-{cfg['seed']}"
+    res = work / f"maps-painting-{PAINTING['seed']}"
     run_map(scan, open_cube(scan), model=model, out=res, instrument=inst, overwrite=True,
             progress=False)  # fmt: skip
     r = read_results(res)
@@ -271,13 +278,9 @@ def painting(model: str, work: Path) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="universal")
-    ap.add_argument("--work", default="runs")
-    ap.add_argument("--out", default="benchmarks/results/honest_answers.json")
-    ap.add_argument("--steps", default=",".join(STEPS), help=f"some of {', '.join(STEPS)}")
+    add_step_options(ap, STEPS, out="benchmarks/results/honest_answers.json")
     args = ap.parse_args()
-    steps, result = chosen_steps(args.steps, STEPS, args.out)
-    work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
+    steps, result, work = chosen_steps(args, STEPS)
     result.update({"model": args.model, "machine": machine()})
     if "heldout" in steps:
         result["heldout"] = heldout(args.model, work)

@@ -36,31 +36,17 @@ import universal_model
 from pigmentmap.datasets import PAPER_LABELS
 from pigmentmap.datasets.universal import UNIVERSAL_LABELS
 from pigmentmap.evaluate.metrics import class_metrics
-from pigmentmap.instruments import load_instrument
-from pigmentmap.mapping.painting import make_painting
 from pigmentmap.mapping.results import read_results
 from pigmentmap.mapping.run import run_map
-from pigmentmap.materials import default_library
 from pigmentmap.ml.checkpoint import read_card
 from pigmentmap.ml.palette import PaletteSettings, palette_model
 
-from _common import chosen_steps, machine, write_json
+from _common import add_step_options, chosen_steps, machine, write_json
 
 STEPS = ("build", "mockup", "paper", "phantom", "painting", "seeds")
 SPREAD_SEEDS = (1, 2)
 PALETTES = ("paper", "painting", "painting-superset")
 N_EXTRA = 5
-
-
-def _painting_scan(work: Path) -> Path:
-    cfg = honest_answers.PAINTING
-    h, w = cfg["size"]
-    scan = work / f"painting-{cfg['profile']}-seed{cfg['seed']}-{h}x{w}.h5"
-    if not scan.exists():
-        inst = load_instrument(cfg["profile"]).with_changes(live_time_s=cfg["live_time_s"])
-        make_painting(scan, library=default_library(), instrument=inst, seed=cfg["seed"],
-                      size=(h, w))  # fmt: skip
-    return scan
 
 
 def _present(scan: Path) -> tuple[str, ...]:
@@ -71,7 +57,7 @@ def _present(scan: Path) -> tuple[str, ...]:
 
 
 def palettes(work: Path) -> dict[str, tuple[str, ...]]:
-    present = _present(_painting_scan(work))
+    present = _present(honest_answers.painting_scan(work)[0])
     absent = [n for n in UNIVERSAL_LABELS if n not in present]
     extra = np.random.default_rng(5).choice(absent, size=min(N_EXTRA, len(absent)), replace=False)
     return {"paper": PAPER_LABELS, "painting": present,
@@ -104,14 +90,10 @@ def step_build(work: Path) -> dict[str, Any]:
     return out
 
 
-def _designs(work: Path, step: str) -> dict[str, Any]:
-    args = argparse.Namespace()
-    out = {}
-    for label, model in (("universal", "universal"), ("palette", str(work / "palette-paper"))):
-        args.model = model
-        fn = universal_model.step_mockup if step == "mockup" else universal_model.step_paper
-        out[label] = fn(args, work)
-    return out
+def _designs(work: Path, step: str, models: dict[str, str]) -> dict[str, Any]:
+    """``universal_model``'s mock-up or paper step (dataset made if missing) for each model."""
+    fn = universal_model.step_mockup if step == "mockup" else universal_model.step_paper
+    return {label: fn(argparse.Namespace(model=model), work) for label, model in models.items()}
 
 
 def step_phantom(work: Path) -> dict[str, Any]:
@@ -132,9 +114,7 @@ def step_phantom(work: Path) -> dict[str, Any]:
 def step_painting(work: Path) -> dict[str, Any]:
     from pigmentmap.io.open import open_cube
 
-    cfg = honest_answers.PAINTING
-    scan = _painting_scan(work)
-    inst = load_instrument(cfg["profile"]).with_changes(live_time_s=cfg["live_time_s"])
+    scan, inst = honest_answers.painting_scan(work)
     present = list(_present(scan))
     with h5py.File(scan) as f:
         names = [n.decode() for n in f["truth/names"][()]]
@@ -168,8 +148,7 @@ def step_seeds(work: Path) -> dict[str, Any]:
                           log=print)  # fmt: skip
         out[f"seed{seed}"] = {}
         for design in ("mockup", "paper"):
-            name = "mockup-seed31-z.h5" if design == "mockup" else "paper-seed32-z.h5"
-            r = universal_model._score_labelled(str(path), work / name)
+            r = _designs(work, design, {"palette": str(path)})["palette"]
             out[f"seed{seed}"][design] = {"macro_f1": r["macro_f1"],
                                           "physics_backed": r["physics_backed"]["macro_f1"],
                                           "per_class_f1": r["per_class_f1"]}  # fmt: skip
@@ -179,20 +158,17 @@ def step_seeds(work: Path) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--work", default="runs")
-    ap.add_argument("--out", default="benchmarks/results/palette_model.json")
-    ap.add_argument("--steps", default=",".join(STEPS), help=f"some of {', '.join(STEPS)}")
+    add_step_options(ap, STEPS, out="benchmarks/results/palette_model.json")
     args = ap.parse_args()
-    steps, result = chosen_steps(args.steps, STEPS, args.out)
-    work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
+    steps, result, work = chosen_steps(args, STEPS)
     result["machine"] = machine()
     for step in steps:
         t0 = time.perf_counter()
         if step == "build":
             result[step] = step_build(work)
         elif step in ("mockup", "paper"):
-            result[step] = _designs(work, step)
+            models = {"universal": "universal", "palette": str(work / "palette-paper")}
+            result[step] = _designs(work, step, models)
         elif step == "phantom":
             result[step] = step_phantom(work)
         elif step == "seeds":

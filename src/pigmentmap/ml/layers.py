@@ -253,7 +253,7 @@ def train_layer_model(
     """
     from pigmentmap.ml.checkpoint import update_model
     from pigmentmap.ml.registry import architectures
-    from pigmentmap.ml.train import AugmentedSource, fit, set_determinism
+    from pigmentmap.ml.train import AugmentedSource, fit, held_out_split, set_determinism
 
     if architecture != FEATURE_HEAD and architecture not in architectures():
         raise PigmentmapError(
@@ -276,9 +276,7 @@ def train_layer_model(
     augmenter = layer_augmenter(data, names, pre)
     set_determinism(seed)
     n = len(data.spectra)
-    order = np.random.default_rng(seed).permutation(n)
-    n_test, n_val = round(n * test_fraction), round(n * 0.1)
-    test, val, tr = order[:n_test], order[n_test : n_test + n_val], order[n_test + n_val :]
+    test, val, tr = held_out_split(n, test_fraction=test_fraction, seed=seed)
     if len(tr) < 2 or len(val) < 1 or len(test) < 1:
         raise PigmentmapError(f"{n} spectra are too few to train a layer model")
     x_val, y_val, w_val = augmenter.draw(val, np.random.default_rng([seed, 2]))

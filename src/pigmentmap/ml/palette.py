@@ -49,9 +49,9 @@ from pigmentmap.core.errors import PigmentmapError
 from pigmentmap.materials.library import PigmentLibrary
 from pigmentmap.ml.fast_cnn import FastCNN
 
-#: Held-out and validation shares of the simulated stacks (the layer head's split is the same).
+#: Held-out share of the simulated stacks (:func:`pigmentmap.ml.train.held_out_split` splits
+#: them; the layer head's split is the same).
 HOLD_OUT_FRACTION = 0.2
-VALIDATION_FRACTION = 0.1
 #: Fewest stacks a palette model is trained from.
 MIN_STACKS = 100
 
@@ -102,13 +102,6 @@ def palette_names(pigments: Sequence[str], library: PigmentLibrary) -> tuple[str
             raise PigmentmapError(f"'{given}' is named twice in the palette")
         names.append(p.name)
     return tuple(names)
-
-
-def _split(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Held-out, validation and training rows (the layer head's split of the same rows)."""
-    order = np.random.default_rng(seed).permutation(n)
-    n_hold, n_val = round(n * HOLD_OUT_FRACTION), round(n * VALIDATION_FRACTION)
-    return order[:n_hold], order[n_hold : n_hold + n_val], order[n_hold + n_val :]
 
 
 def _head_from(base: FastCNN, base_names: Sequence[str], names: Sequence[str]) -> FastCNN:
@@ -216,7 +209,13 @@ def palette_model(
         load_layer_model,
         train_layer_model,
     )
-    from pigmentmap.ml.train import AugmentedSource, fit, predict_proba, set_determinism
+    from pigmentmap.ml.train import (
+        AugmentedSource,
+        fit,
+        held_out_split,
+        predict_proba,
+        set_determinism,
+    )
 
     say = log or (lambda _line: None)
     out = Path(out)
@@ -256,7 +255,9 @@ def palette_model(
         augmenter = Augmenter(
             data.spectra, data.axis, data.labels, data.detectability, pre, augment
         )
-        hold, val, tr = _split(len(data.spectra), settings.seed)
+        hold, val, tr = held_out_split(
+            len(data.spectra), test_fraction=HOLD_OUT_FRACTION, seed=settings.seed
+        )
         x_val, y_val, w_val = augmenter.draw(val, np.random.default_rng([settings.seed, 2]))
         x_hold, y_hold, w_hold = augmenter.draw(hold, np.random.default_rng([settings.seed, 1]))
 

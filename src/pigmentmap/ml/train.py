@@ -298,6 +298,28 @@ def fit(
     }
 
 
+#: Share of the rows a head trained on frozen features validates on.
+VALIDATION_FRACTION = 0.1
+
+
+def held_out_split(
+    n: int, *, test_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A shuffled test part (``test_fraction``), a validation part (:data:`VALIDATION_FRACTION`)
+    and the rest for training: the split of the layer head and of a palette's head, which
+    share it so that neither trains on the other's test rows.
+
+    Examples
+    --------
+    >>> test, val, tr = held_out_split(100, test_fraction=0.2, seed=0)
+    >>> len(test), len(val), len(tr)
+    (20, 10, 70)
+    """
+    order = np.random.default_rng(seed).permutation(n)
+    n_test, n_val = round(n * test_fraction), round(n * VALIDATION_FRACTION)
+    return order[:n_test], order[n_test : n_test + n_val], order[n_test + n_val :]
+
+
 def split_indices(
     n: int, *, test_fraction: float, folds: int, seed: int
 ) -> tuple[np.ndarray, list[np.ndarray]]:
