@@ -55,7 +55,8 @@ STEPS = ("heldout", "conditions", "phantom", "painting")
 
 
 def _summary(m: dict[str, Any]) -> dict[str, Any]:
-    keep = ("macro_f1", "ece", "ece_claims", "ece_raw", "group_f1", "layer_accuracy", "n_spectra")
+    keep = ("macro_f1", "ece", "ece_claims", "ece_raw", "group_f1", "layer_accuracy",
+            "layer_accuracy_sure", "layer_coverage_sure", "n_spectra")  # fmt: skip
     out = {k: m.get(k) for k in keep}
     out["groups"] = m["groups"]
     if "layers" in m:
@@ -76,7 +77,7 @@ def _scores(card: dict[str, Any], raw: np.ndarray, layers: Any, y: np.ndarray, w
             layer_truth: np.ndarray) -> dict[str, Any]:  # fmt: skip
     from pigmentmap.evaluate.calibration import expected_calibration_error
     from pigmentmap.evaluate.groups import group_truth
-    from pigmentmap.evaluate.layers import layer_accuracy
+    from pigmentmap.evaluate.layers import card_min_confidence, layer_accuracy
     from pigmentmap.evaluate.posterior import Posterior
 
     post = Posterior.from_card(card)
@@ -87,15 +88,19 @@ def _scores(card: dict[str, Any], raw: np.ndarray, layers: Any, y: np.ndarray, w
         gy, post.group_probabilities(prob), [g.name for g in post.groups], mask=gm
     )
     present = (y > 0) & (w > 0)
-    return {
+    threshold = card_min_confidence(card)
+    la = layer_accuracy(layer_truth, layers, present, names, min_confidence=threshold)
+    out = {
         "n": len(y),
         "macro_f1": round(class_metrics(y, prob, names, mask=w)["macro_f1"], 3),
         "ece": round(expected_calibration_error(y, prob, mask=w), 4),
         "group_f1": round(groups["macro_f1"], 3),
-        "layer_accuracy": round(
-            layer_accuracy(layer_truth, layers, present, names)["layer_accuracy"], 3
-        ),
+        "layer_accuracy": round(la["layer_accuracy"], 3),
     }
+    if threshold is not None and la["sure"]["accuracy"] is not None:
+        out["layer_accuracy_sure"] = round(la["sure"]["accuracy"], 3)
+        out["layer_coverage_sure"] = round(la["sure"]["coverage"], 3)
+    return out
 
 
 def conditions(model: str, work: Path) -> dict[str, Any]:

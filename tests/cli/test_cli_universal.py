@@ -147,6 +147,32 @@ def test_evaluate_reports_ece_group_f1_and_layer_accuracy(universal_model, hones
     assert "not calibrated" in stdout and "no layer network" in old["layer_note"]
 
 
+def test_a_layer_threshold_is_set_without_training_and_evaluate_scores_the_sure_calls(
+    universal_model, honest_model, tmp_path, capsys
+):
+    from pigmentmap.ml.checkpoint import update_model
+
+    data, _ = universal_model
+    code, out, err = run(capsys, "train-layers", honest_model, data, "--out", tmp_path / "thr",
+                         "--threshold-only")  # fmt: skip
+    assert code == 0, err
+    card = json.loads((tmp_path / "thr" / "card.json").read_text())
+    before = json.loads((honest_model / "card.json").read_text())
+    assert card["layers"]["weights"] == before["layers"]["weights"]
+    assert f"layer accuracy {before['layers']['metrics']['test']['layer_accuracy']:.3f}" in out
+    # a threshold every call passes: the sure calls are all the calls
+    update_model(honest_model, tmp_path / "low", {"layers": {**card["layers"],
+                                                             "min_confidence": 1 / 3}})  # fmt: skip
+    code, out, err = run(capsys, "evaluate", tmp_path / "low", data, "--out", tmp_path / "m.json")
+    m = json.loads((tmp_path / "m.json").read_text())
+    assert code == 0 and m["layer_coverage_sure"] == 1.0
+    assert m["layer_accuracy_sure"] == m["layer_accuracy"] and "over the 100 % of calls" in out
+    update_model(honest_model, tmp_path / "high", {"layers": {**card["layers"],
+                                                              "min_confidence": 0.999}})  # fmt: skip
+    assert run(capsys, "evaluate", tmp_path / "high", data, "--out", tmp_path / "h.json")[0] == 0
+    assert json.loads((tmp_path / "h.json").read_text())["layer_coverage_sure"] < 1.0
+
+
 def test_map_stores_evidence_groups_and_layers_and_the_report_shows_them(
     honest_model, tmp_path, capsys
 ):

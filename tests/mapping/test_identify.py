@@ -58,7 +58,18 @@ def test_identify_sums_a_scan_and_caps_a_claim_without_its_element(tmp_path, cap
     assert rows["vermilion"]["evidence"] == "NOT detected"
     assert rows["vermilion"]["probability"] <= 0.25
     assert rows["lead_white"]["group"]  # a look-alike group of the Pb pigments
-    assert rows["lead_white"]["layer"] in ("top", "under", "both")
+    # a call below the shipped card's confidence threshold is uncertain, and only such a call
+    from pigmentmap.evaluate.layers import card_min_confidence, layer_calls
+    from pigmentmap.ml.checkpoint import read_card, resolve_model
+
+    threshold = card_min_confidence(read_card(resolve_model("universal")))
+    lw = rows["lead_white"]
+    p2 = np.array([[lw["p_top"], lw["p_under"]]])
+    assert threshold is not None
+    assert (lw["layer"] == "uncertain") == (lw["layer_confidence"] < threshold)
+    assert lw["layer"] == ("top", "under", "both", "uncertain")[
+        int(layer_calls(p2, min_confidence=threshold)[0])
+    ]
 
 
 def test_identify_refuses_bad_input_in_one_line_and_writes_nothing(tmp_path, capsys):

@@ -117,3 +117,21 @@ def test_model_show_says_what_layer_model_and_calibration_a_model_has(tiny, caps
     assert main(["model", "show", str(model)]) == 0
     out = capsys.readouterr().out
     assert "layers:       none (pigmentmap train-layers adds them)" in out
+
+
+def test_a_threshold_set_later_sees_the_calls_training_measured(tiny, tmp_path):
+    from pigmentmap.ml.layers import threshold_layer_calls
+
+    data, model, head = tiny
+    trained = read_card(head)["layers"]
+    entry = threshold_layer_calls(head, read_dataset(data), out=tmp_path / "thr")
+    # the same held-out rows drawn the same way: the same calls, the same figures
+    assert (
+        entry["metrics"]["test"]["layer_accuracy"] == trained["metrics"]["test"]["layer_accuracy"]
+    )
+    assert entry["metrics"]["test"]["sure"] == trained["metrics"]["test"]["sure"]
+    assert entry["min_confidence"] == trained["metrics"]["test"]["sure"]["min_confidence"]
+    assert entry["weights"] == trained["weights"]  # no training: the head is copied as it is
+    with pytest.raises(PigmentmapError, match="has no layer network"):
+        threshold_layer_calls(model, read_dataset(data), out=tmp_path / "none")
+    assert not (tmp_path / "none").exists()

@@ -8,7 +8,7 @@ from typing import Any
 
 from pigmentmap.cli._common import POSITIVE_INT, SEED, SHARE, number
 from pigmentmap.core.errors import PigmentmapError
-from pigmentmap.evaluate.layers import FEATURE_HEAD
+from pigmentmap.evaluate.layers import FEATURE_HEAD, describe_sure
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -97,18 +97,24 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 def _cmd_train_layers(args: argparse.Namespace) -> int:
     from pigmentmap.datasets.store import read_dataset
-    from pigmentmap.ml.layers import train_layer_model
+    from pigmentmap.ml.layers import threshold_layer_calls, train_layer_model
 
     _check_model_out(args.out, overwrite=args.overwrite)
-    entry = train_layer_model(
-        args.model, read_dataset(args.data), out=args.out, epochs=args.epochs,
-        patience=args.patience, seed=args.seed, overwrite=args.overwrite,
-        architecture=args.architecture, hidden=args.hidden,
-    )  # fmt: skip
+    if args.threshold_only:
+        entry = threshold_layer_calls(
+            args.model, read_dataset(args.data), out=args.out, seed=args.seed,
+            overwrite=args.overwrite,
+        )  # fmt: skip
+    else:
+        entry = train_layer_model(
+            args.model, read_dataset(args.data), out=args.out, epochs=args.epochs,
+            patience=args.patience, seed=args.seed, overwrite=args.overwrite,
+            architecture=args.architecture, hidden=args.hidden,
+        )  # fmt: skip
     m = entry["metrics"]["test"]
     print(
         f"layer accuracy {m['layer_accuracy']:.3f} over {m['n_counted']} present, detectable "
-        f"pigments of {entry['data']['n_test']} held-out spectra"
+        f"pigments of {entry['data']['n_test']} held-out spectra; {describe_sure(m.get('sure'))}"
     )
     print(f"wrote {args.out}")
     return 0
@@ -152,6 +158,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         f"{'' if metrics['calibrated'] else '; the model is not calibrated'}); "
         f"group F1 {metrics['group_f1']:.3f}; layer accuracy "
         + (f"{layer:.3f}" if layer is not None else f"n/a ({metrics['layer_note']})")
+        + (
+            f" ({metrics['layer_accuracy_sure']:.3f} over the "
+            f"{100 * metrics['layer_coverage_sure']:.0f} % of calls it is sure of)"
+            if metrics.get("layer_accuracy_sure") is not None
+            else ""
+        )
     )
     if args.out:
         with atomic_path(args.out) as tmp:
@@ -233,8 +245,10 @@ def _layers_line(spec: Any) -> str:
         kind = f"a {spec.get('hidden', '?')}-unit head on the pigment network's features"
     else:
         kind = f"a second {kind} network"
-    acc = ((spec.get("metrics") or {}).get("test") or {}).get("layer_accuracy")
-    return kind + (f", held-out layer accuracy {acc:.3f}" if isinstance(acc, float) else "")
+    test = (spec.get("metrics") or {}).get("test") or {}
+    acc = test.get("layer_accuracy")
+    line = kind + (f", held-out layer accuracy {acc:.3f}" if isinstance(acc, float) else "")
+    return f"{line}; {describe_sure(test.get('sure'))}"
 
 
 def _model_data_command(
@@ -360,6 +374,12 @@ def register(sub: Any) -> None:
         type=number(int, lo=0, hi=4096),
         default=64,
         help="hidden units of the feature head (0: linear; default 64)",
+    )
+    tl.add_argument(
+        "--threshold-only",
+        action="store_true",
+        help="no training: set the confidence below which the model's existing layer calls are "
+        "shown as uncertain, from DATA's held-out rows (the file and --seed it was trained with)",
     )
     _seed_and_overwrite(tl, _cmd_train_layers, seed_help="seed of the split and the training")
 

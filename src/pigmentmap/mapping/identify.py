@@ -33,8 +33,9 @@ class Identification:
         One per class, most probable first: ``name``, ``probability`` (calibrated and gated),
         ``network`` (before calibration and gate), ``evidence`` (detected, NOT detected, cannot
         check), ``elements`` (key element -> significance), ``group`` and ``group_probability``
-        (look-alike group of more than one class), ``layer`` (top, under, both; where the model
-        has a layer network) and ``p_top``, ``p_under``.
+        (look-alike group of more than one class), ``layer`` (top, under, both, or uncertain
+        below the card's confidence threshold; where the model has a layer network),
+        ``layer_confidence``, ``p_top`` and ``p_under``.
     n_spectra : number of spectra summed
     model_lacks : what the model has not (calibration, groups, layer order)
     """
@@ -63,7 +64,12 @@ def identify(
     >>> identify  # doctest: +ELLIPSIS
     <function identify at ...>
     """
-    from pigmentmap.evaluate.layers import LAYER_NAMES, layer_calls
+    from pigmentmap.evaluate.layers import (
+        LAYER_NAMES,
+        card_min_confidence,
+        layer_calls,
+        layer_confidence,
+    )
     from pigmentmap.mapping.pigments import pigment_maps
 
     h, w, c = cube.shape
@@ -93,8 +99,10 @@ def identify(
         }
         if maps.layers is not None:
             p2 = maps.layers[0, 0, k]
+            call = layer_calls(p2[None], min_confidence=card_min_confidence(maps.model_card) or 0.0)
             row.update(
-                layer=LAYER_NAMES[int(layer_calls(p2[None])[0])],
+                layer=LAYER_NAMES[int(call[0])],
+                layer_confidence=float(layer_confidence(p2)),
                 p_top=float(p2[0]),
                 p_under=float(p2[1]),
             )

@@ -11,7 +11,10 @@ calibrated probabilities, and:
   member is; a class the data does not hold counts as absent);
 - ``"layer_accuracy"``: share of present, detectable pigments whose layer call (top, under, both)
   is right, where the model has a layer network and the data records layers (else null, with
-  ``"layer_note"`` saying why).
+  ``"layer_note"`` saying why); with the card's confidence threshold,
+  ``"layer_accuracy_sure"`` (the same over the calls at or above it) and
+  ``"layer_coverage_sure"`` (the share of those entries that are such calls; the rest are shown
+  as uncertain).
 
 Data: a labelled dataset (a ``universal`` one is drawn once as measurements, seeded), or a scan
 with ground-truth maps (a phantom; per-pixel metrics). Labels are those physics can back, on
@@ -163,14 +166,19 @@ def evaluate_model(
         }
     )
     if r["layers"] is not None:
-        from pigmentmap.ml.layers import layer_accuracy
+        from pigmentmap.evaluate.layers import card_min_confidence, layer_accuracy
 
         present = (y > 0) & (w > 0)
+        threshold = card_min_confidence(r["card"])
         la = layer_accuracy(
-            r["layer_truth"][:, cols], r["layers"][:, cols], present[:, cols], known
-        )
+            r["layer_truth"][:, cols], r["layers"][:, cols], present[:, cols], known,
+            min_confidence=threshold,
+        )  # fmt: skip
         metrics["layer_accuracy"] = la["layer_accuracy"]
         metrics["layers"] = la
+        if threshold is not None:
+            metrics["layer_accuracy_sure"] = la["sure"]["accuracy"]
+            metrics["layer_coverage_sure"] = la["sure"]["coverage"]
     else:
         metrics["layer_note"] = r.get("layer_note", "the data records no layers")
     notes = []

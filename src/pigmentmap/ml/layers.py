@@ -36,7 +36,12 @@ from torch import nn
 
 from pigmentmap.core.errors import PigmentmapError
 from pigmentmap.datasets.store import Dataset, read_layer_labels
-from pigmentmap.evaluate.layers import FEATURE_HEAD, LAYER_NAMES, layer_accuracy
+from pigmentmap.evaluate.layers import (
+    FEATURE_HEAD,
+    LAYER_NAMES,
+    fit_sure_threshold,
+    layer_accuracy,
+)
 from pigmentmap.ml.checkpoint import load_state, read_card, resolve_model, sha256_file
 from pigmentmap.ml.fast_cnn import FastCNN
 from pigmentmap.ml.registry import create_model
@@ -224,7 +229,18 @@ def layer_test(
     x, y, w = drawn
     k = len(names)
     truth = np.stack([y[:, :k], y[:, k:]], axis=-1)
-    return layer_accuracy(truth, predict_layers(module, x), w[:, :k], names)
+    p = predict_layers(module, x)
+    metrics = layer_accuracy(truth, p, w[:, :k], names)
+    metrics["sure"] = fit_sure_threshold(truth, p, w[:, :k], names)
+    return metrics
+
+
+def with_threshold(entry: dict[str, Any]) -> dict[str, Any]:
+    """A card's ``"layers"`` entry with ``"min_confidence"`` taken from its test metrics (the
+    threshold below which a layer call is shown as uncertain; see
+    :func:`pigmentmap.evaluate.layers.fit_sure_threshold`)."""
+    sure = entry.get("metrics", {}).get("test", {}).get("sure") or {}
+    return {**entry, "min_confidence": sure.get("min_confidence")}
 
 
 def train_layer_model(
@@ -325,6 +341,50 @@ def train_layer_model(
     if architecture == FEATURE_HEAD:
         entry["hidden"] = hidden
         entry["trunk_sha256"] = card["weights"]["sha256"]
-    update_model(d, out, {"layers": entry}, modules={"layers": (LAYER_FILE, saved)},
+    update_model(d, out, {"layers": with_threshold(entry)}, modules={"layers": (LAYER_FILE, saved)},
                  overwrite=overwrite)  # fmt: skip
+    return read_card(out)["layers"]
+
+
+def threshold_layer_calls(
+    model_dir: str | Path,
+    data: Dataset,
+    *,
+    out: str | Path,
+    seed: int = 0,
+    test_fraction: float = 0.2,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Set the layer-call threshold of a model's existing layer network (no training): its
+    held-out part of ``data`` drawn as :func:`train_layer_model` drew it (same ``seed`` and
+    ``test_fraction``: the layer network never saw those rows when ``data`` is the file it was
+    trained on). Writes the model to ``out``; returns the card's ``"layers"`` entry.
+    """
+    from pigmentmap.ml.checkpoint import load_model, update_model
+    from pigmentmap.ml.train import held_out_split
+
+    d = resolve_model(model_dir)
+    card = read_card(d)
+    spec = card.get("layers")
+    if not isinstance(spec, dict) or "weights" not in spec:
+        raise PigmentmapError(f"'{d}' has no layer network (pigmentmap train-layers adds one)")
+    if data.detectability is None or data.labels is None:
+        raise PigmentmapError(f"'{data.path}' is not a universal dataset")
+    names = tuple(card["label_names"])
+    missing = [n for n in names if n not in data.label_names]
+    if missing:
+        raise PigmentmapError(f"the data has no label(s) {', '.join(missing[:5])}")
+    trained_on = (spec.get("data") or {}).get("sha256")
+    if trained_on and trained_on != sha256_file(data.path):
+        print(f"note: '{data.path.name}' is not the file the layer network was trained on; "
+              "its held-out rows are then simply rows of another simulation")  # fmt: skip
+    pre = Preprocessor.from_dict(card["preprocessor"])
+    test, _, _ = held_out_split(len(data.spectra), test_fraction=test_fraction, seed=seed)
+    drawn = layer_augmenter(data, names, pre).draw(test, np.random.default_rng([seed, 1]))
+    trunk, _, _ = load_model(d)
+    module = load_layer_model(d, trunk=trunk)
+    assert module is not None
+    metrics = layer_test(module, drawn, names)
+    entry = {**spec, "metrics": {**spec.get("metrics", {}), "test": metrics}}
+    update_model(d, out, {"layers": with_threshold(entry)}, overwrite=overwrite)
     return read_card(out)["layers"]

@@ -187,6 +187,7 @@ def palette_model(
     from pigmentmap import __version__
     from pigmentmap.datasets.store import generate_dataset, read_dataset
     from pigmentmap.datasets.universal import universal_design
+    from pigmentmap.evaluate.layers import describe_sure
     from pigmentmap.evaluate.metrics import class_metrics
     from pigmentmap.instruments import load_instrument
     from pigmentmap.materials import default_library
@@ -208,6 +209,7 @@ def palette_model(
         layer_test,
         load_layer_model,
         train_layer_model,
+        with_threshold,
     )
     from pigmentmap.ml.train import (
         AugmentedSource,
@@ -345,8 +347,8 @@ def palette_model(
                 "metrics": {"test": layer_metrics},
                 "trunk_sha256": read_card(work)["weights"]["sha256"],
             }  # fmt: skip
-            update_model(work, work, {"layers": entry}, modules={"layers": (LAYER_FILE, head)},
-                         overwrite=True)  # fmt: skip
+            update_model(work, work, {"layers": with_threshold(entry)},
+                         modules={"layers": (LAYER_FILE, head)}, overwrite=True)  # fmt: skip
             how = f"cut {model_dir}'s layer head to the palette"
         elif base_layers is not None:
             hidden = card["layers"].get("hidden", HEAD_HIDDEN)
@@ -360,7 +362,8 @@ def palette_model(
         if base_layers is not None:
             seconds["layers"] = time.perf_counter() - t0
             say(f"{how} in {seconds['layers']:.0f} s: layer accuracy "
-                f"{layer_metrics['layer_accuracy']:.3f}")  # fmt: skip
+                f"{layer_metrics['layer_accuracy']:.3f}; "
+                f"{describe_sure(layer_metrics.get('sure'))}")  # fmt: skip
         else:
             say(f"'{model_dir}' has no layer outputs: the palette model has none either")
 

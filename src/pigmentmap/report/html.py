@@ -153,6 +153,7 @@ def summary_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
         m: " | ".join(g["members"]) for g in groups if len(g["members"]) > 1 for m in g["members"]
     }
     prob, n = res["prob"], res["prob"].shape[0] * res["prob"].shape[1]
+    min_conf = layer_threshold(res)
     rows = []
     for k, name in enumerate(res["names"]):
         claimed = prob[..., k] >= 0.5
@@ -174,12 +175,12 @@ def summary_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
             ) if "support" in res else None,
         }  # fmt: skip
         if "layers" in res and claimed.any():
-            from pigmentmap.evaluate.layers import layer_calls
+            from pigmentmap.evaluate.layers import LAYER_NAMES, layer_calls
 
-            calls = layer_calls(res["layers"][..., k, :][claimed])
+            calls = layer_calls(res["layers"][..., k, :][claimed], min_confidence=min_conf)
             shares = [
                 f"{lbl} {100 * (calls == c).mean():.0f} %"
-                for c, lbl in enumerate(("top", "under", "both"))
+                for c, lbl in enumerate(LAYER_NAMES)
                 if (calls == c).any()
             ]
             row["layer"] = ", ".join(shares)
@@ -187,8 +188,17 @@ def summary_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: -r["area_percent"])
 
 
-#: Okabe-Ito colours (colour-blind safe) for the layer calls top, under, both.
-LAYER_COLOURS = ("#E69F00", "#56B4E9", "#009E73")
+#: Okabe-Ito colours (colour-blind safe) for the layer calls top, under, both; uncertain
+#: calls are hatched grey.
+LAYER_COLOURS = ("#E69F00", "#56B4E9", "#009E73", "#888888")
+
+
+def layer_threshold(res: dict[str, Any]) -> float:
+    """The confidence below which the results' layer calls are shown as uncertain: the model
+    card's (0 for a model from before it: every call shown)."""
+    from pigmentmap.evaluate.layers import card_min_confidence
+
+    return card_min_confidence(res.get("model_card") or {}) or 0.0
 
 
 def _table(rows: list[dict[str, Any]]) -> str:
@@ -238,17 +248,19 @@ def _layer_figure(res: dict[str, Any], names: list[str], *, bar: ScaleBar | None
 
     fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.4), dpi=90, squeeze=False)
     cmap = ListedColormap(["#DDDDDD", *LAYER_COLOURS])
+    min_conf = layer_threshold(res)
     for ax, name in zip(axes[0], names, strict=True):
         k = res["names"].index(name)
-        image = np.where(res["prob"][..., k] >= 0.5, layer_calls(res["layers"][..., k, :]) + 1, 0)
-        ax.imshow(image, cmap=cmap, vmin=0, vmax=3, interpolation="nearest")
+        calls = layer_calls(res["layers"][..., k, :], min_confidence=min_conf)
+        image = np.where(res["prob"][..., k] >= 0.5, calls + 1, 0)
+        ax.imshow(image, cmap=cmap, vmin=0, vmax=4, interpolation="nearest")
         ax.set_title(name, fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
         draw_scale_bar(ax, bar, image_height_px=image.shape[0])
     handles = [Patch(color=c, label=lbl) for c, lbl in zip(["#DDDDDD", *LAYER_COLOURS],
-               ["not claimed", "top layer", "underneath", "both"], strict=True)]  # fmt: skip
-    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8)
+               ["not claimed", "top layer", "underneath", "both", "uncertain"], strict=True)]  # fmt: skip
+    fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=8)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     return _png_b64(fig)
 
@@ -431,11 +443,19 @@ def _honesty_sections(
     if "layers" in res and rows:
         shown = [r["pigment"] for r in rows if r["area_percent"] > 0][:6]
         if shown:
-            la = (card.get("layers") or {}).get("metrics", {}).get("test", {}).get("layer_accuracy")
+            from pigmentmap.evaluate.layers import describe_sure
+
+            test = (card.get("layers") or {}).get("metrics", {}).get("test", {})
+            la = test.get("layer_accuracy")
             acc = f" (right for {la:.0%} of present pigments on held-out simulation)" if la else ""
+            sure = (
+                f" On held-out simulation, {describe_sure(test.get('sure'))}: XRF cannot place "
+                "a pigment under a thin or light cover, nor tell a dilute pigment on top from a "
+                "richer one underneath, where the line ratios do not differ beyond the noise."
+            )
             parts.append(
                 "<h2>Layers</h2><p>Where each pigment is claimed: in the top layer, underneath "
-                f"(grounds and primings count as underneath) or in both{acc}.</p>"
+                f"(grounds and primings count as underneath) or in both{acc}.{sure}</p>"
                 f"<img alt='layers{_bar_alt(bar)}' src='data:image/png;base64,{_layer_figure(res, shown, bar=bar)}'>"
             )
     return parts

@@ -231,10 +231,15 @@ def _figures(card: dict[str, Any]) -> list[str]:
         said.append(f"expected calibration error {float(cal['ece']):.3f} (0 is perfect)")
     layer = _number(_get(card, "layers", "metrics", "test", "layer_accuracy"))
     if layer is not None:
+        sure = _get(card, "layers", "metrics", "test", "sure")
+        sure = sure if isinstance(sure, dict) else {}
+        acc, cov = _number(sure.get("accuracy")), _number(sure.get("coverage"))
         said.append(
             f"layer order (top, underneath or both) right for {100 * layer:.0f} % of present "
             "pigments"
-        )
+            + (f", {100 * acc:.0f} % of the {100 * cov:.0f} % it is sure of (the rest shown as "
+               "uncertain)" if acc is not None and cov is not None else "")
+        )  # fmt: skip
     if not said:
         return ["The model card holds no held-out figures (a model made before pigmentmap "
                 "recorded them): how well it does is not known."]  # fmt: skip
