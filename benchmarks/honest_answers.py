@@ -108,10 +108,10 @@ def conditions(model: str, work: Path) -> dict[str, Any]:
     import dataclasses
 
     from pigmentmap.core.axis import EnergyAxis
-    from pigmentmap.datasets.store import read_dataset, read_layer_labels
+    from pigmentmap.datasets.store import read_dataset
     from pigmentmap.ml.augment import Augmenter, AugmentSettings
     from pigmentmap.ml.checkpoint import load_model
-    from pigmentmap.ml.layers import load_layer_model, predict_layers
+    from pigmentmap.ml.layers import layer_augmenter, load_layer_model, predict_layers
     from pigmentmap.ml.train import predict_proba
 
     path = work / f"universal-{HELDOUT_N}-seed{HELDOUT_SEED}.h5"
@@ -120,7 +120,6 @@ def conditions(model: str, work: Path) -> dict[str, Any]:
     data = read_dataset(path)
     names = list(card["label_names"])
     cols = [data.label_names.index(n) for n in names]
-    layer_truth = read_layer_labels(path, names)
     with h5py.File(path) as f:
         variant = f["variant"][()]
         anodes = [v["anode"] for v in json.loads(f.attrs["variants"])]
@@ -140,10 +139,13 @@ def conditions(model: str, work: Path) -> dict[str, Any]:
     for label, (st, shift) in settings.items():
         aug = Augmenter(data.spectra, data.axis, data.labels[:, cols], data.detectability[:, cols],
                         pre, st)  # fmt: skip
-        rng = np.random.default_rng(HELDOUT_SEED)
-        xs, ys, ws = [], [], []
+        # the layer labels of the same measurements (a generator in lockstep), backed by physics
+        layer_aug = layer_augmenter(data, tuple(names), pre, settings=st)
+        rng, layer_rng = np.random.default_rng(HELDOUT_SEED), np.random.default_rng(HELDOUT_SEED)
+        xs, ys, ws, ls = [], [], [], []
         for i in range(len(data.spectra)):
             m = aug.measure(i, rng)
+            ls.append(layer_aug.measure(i, layer_rng).labels)
             a = m.nominal_axis
             xs.append(
                 pre(m.counts[None], EnergyAxis(a.offset_kev + shift, a.gain_kev, a.n_channels))[0]
@@ -151,6 +153,8 @@ def conditions(model: str, work: Path) -> dict[str, Any]:
             ys.append(m.labels)
             ws.append(m.weights)
         x, y, w = np.stack(xs).astype(np.float32), np.stack(ys), np.stack(ws)
+        k = len(names)
+        layer_truth = np.stack([np.stack(ls)[:, :k], np.stack(ls)[:, k:]], axis=-1)
         raw = predict_proba(net, x)
         layers = predict_layers(layer_net, x) if layer_net is not None else None
         out[label] = _scores(card, raw, layers, y, w, layer_truth)

@@ -5,7 +5,12 @@ import numpy as np
 import pytest
 
 from pigmentmap.core.errors import PigmentmapError
-from pigmentmap.datasets.store import generate_dataset, read_dataset
+from pigmentmap.datasets.store import (
+    generate_dataset,
+    read_dataset,
+    read_layer_labels,
+    read_layer_part_z,
+)
 from pigmentmap.datasets.universal import (
     ANODES,
     DETECTABILITY_UPPER_KEV,
@@ -124,6 +129,37 @@ def test_generated_universal_dataset_stores_detectability(tmp_path):
     assert (np.diff(data.detectability[present], axis=-1) >= -1e-3).all()
     with h5py.File(out) as f:
         assert f.attrs["noise"] == "expected"
+    # each class's parts: present where the layer labels say, one part equal to the class's own
+    # z where it sits in one part only, each part below the whole where it sits in both
+    parts = read_layer_part_z(out, UNIVERSAL_LABELS)
+    layers = read_layer_labels(out, UNIVERSAL_LABELS).astype(bool)
+    assert parts.shape == (24, len(UNIVERSAL_LABELS), 2, len(DETECTABILITY_UPPER_KEV))
+    assert (parts[~layers] == 0).all()
+    one = layers.sum(axis=-1) == 1
+    single = np.where(layers[one][:, 0, None], parts[one][:, 0], parts[one][:, 1])
+    assert np.allclose(single, data.detectability[one])
+    both = layers.all(axis=-1)
+    assert both.any()
+    assert (parts[both][..., -1] <= data.detectability[both][:, None, -1] * 1.01 + 1e-3).all()
+
+
+def test_a_part_the_top_layer_hides_has_no_significance():
+    """Vermilion under 80 um of vermilion is hidden: its lower part is below the noise at any
+    counts a scan has, so 'both' is no label XRF can back; under a thin lean glaze it shows."""
+    from pigmentmap.datasets.universal import present_class_z, present_part_z
+    from pigmentmap.simulate import Simulator
+
+    sim = Simulator(load_instrument("elio"), secondary_fluorescence=False)
+    stacks = [parse_stack(s, library=LIB) for s in (
+        "VM:80/VM=0.3+CaCO3=0.7:100/CaCO3:200",
+        "VM=0.02+CaCO3=0.98:10/VM=0.3+CaCO3=0.7:100/CaCO3:200",
+        "LW:40/VM=0.3+CaCO3=0.7:100/CaCO3:200",  # vermilion in one part: its own z
+    )]  # fmt: skip
+    z = present_class_z(sim, stacks, np.ones((3, 1)), ["vermilion"], filler=LIB["linseed_oil"])
+    part = present_part_z(sim, stacks, z, ["vermilion"], filler=LIB["linseed_oil"])
+    assert part[0, 0, 1, -1] < 5.0 < part[0, 0, 0, -1]
+    assert part[1, 0, 1, -1] > 5.0 and part[1, 0, 0, -1] > 5.0
+    assert part[2, 0, 0].sum() == 0 and np.allclose(part[2, 0, 1], z[2, 0])
 
 
 def test_bad_universal_arguments_are_refused():

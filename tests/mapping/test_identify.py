@@ -67,9 +67,10 @@ def test_identify_sums_a_scan_and_caps_a_claim_without_its_element(tmp_path, cap
     p2 = np.array([[lw["p_top"], lw["p_under"]]])
     assert threshold is not None
     assert (lw["layer"] == "uncertain") == (lw["layer_confidence"] < threshold)
-    assert lw["layer"] == ("top", "under", "both", "uncertain")[
-        int(layer_calls(p2, min_confidence=threshold)[0])
-    ]
+    assert (
+        lw["layer"]
+        == ("top", "under", "both", "uncertain")[int(layer_calls(p2, min_confidence=threshold)[0])]
+    )
 
 
 def test_identify_refuses_bad_input_in_one_line_and_writes_nothing(tmp_path, capsys):

@@ -103,6 +103,7 @@ def test_phantom_truth_follows_table2(tmp_path, library, elio):
         rgb = f["truth/rgb"][()]
         layers = f["truth/layers"][()]
         detectable = f["truth/detectable"][()]
+        layers_detectable = f["truth/layers_detectable"][()]
     assert counts.shape == (30, 44, 4096) and truth.shape == (30, 44, 11)
     assert layers.shape == (30, 44, 11, 2)
     assert (layers.any(axis=-1) == truth.astype(bool)).all()  # a layer wherever a pigment is
@@ -125,6 +126,26 @@ def test_phantom_truth_follows_table2(tmp_path, library, elio):
     with h5py.File(short) as f:
         fewer = f["truth/detectable"][()]
     assert not (fewer & ~detectable.astype(bool)).any() and fewer.sum() < detectable.sum()
+    # a layer part XRF can see is a part the pigment is in; under Top 3 (80 um, 39 % vermilion)
+    # the bottom strips' vermilion is hidden; under 30 um of vermilion (Top 4) 5 % below is
+    # hidden and 70 % (Bottom 1A) shows; read_truth gives the layers XRF can back
+    from pigmentmap.mapping.run import read_truth
+
+    assert not (layers_detectable & ~layers.astype(bool)).any()
+    top3 = (top == PHANTOM_TOPS.index("Top 3")) & (bottom >= 0)
+    assert (layers_detectable[top3, vm] == [1, 0]).all()
+    top4 = top == PHANTOM_TOPS.index("Top 4")
+    assert (
+        layers_detectable[top4 & (bottom == PHANTOM_BOTTOMS.index("Bottom 2A")), vm] == [1, 0]
+    ).all()
+    assert (
+        layers_detectable[top4 & (bottom == PHANTOM_BOTTOMS.index("Bottom 1A")), vm] == [1, 1]
+    ).all()
+    under_top1 = (top == PHANTOM_TOPS.index("Top 1")) & (bottom == 0)  # 5 % vermilion, 40 um
+    assert (layers_detectable[under_top1, vm] == [0, 1]).all()
+    backed = read_truth(p)
+    assert (backed["layers"] == layers & layers_detectable).all()
+    assert (backed["layers_as_simulated"] == layers).all()
 
 
 def test_map_command_report_and_bad_inputs(tmp_path, capsys, synthetic_model):

@@ -80,6 +80,27 @@ def test_counts_span_three_decades_and_weak_positives_are_masked():
     assert 0 < weights.mean() < 1
 
 
+def test_a_label_below_the_noise_at_the_drawn_counts_becomes_zero_and_keeps_its_weight():
+    # a class in both layers (present, z 100): its top part strong, its lower part at z 3 at the
+    # stored counts (about 10^4): "both" where the counts show the lower part, "top" elsewhere
+    spectra = np.stack([_peaks([6.40, 7.06])]).astype(np.float32)
+    labels, present = np.array([[1, 1]]), np.array([[1, 1]])
+    det = np.full((1, 2, 5), 100.0)
+    parts = np.stack([np.full((1, 5), 100.0), np.full((1, 5), 3.0)], axis=1)
+    aug = Augmenter(spectra, SIM_AXIS, labels, det, Preprocessor.canonical(),
+                    AugmentSettings(background_probability=0.0), present=present,
+                    label_z=parts)  # fmt: skip
+    rng = np.random.default_rng(7)
+    draws = [aug.measure(0, rng) for _ in range(200)]
+    totals = np.array([m.counts.sum() for m in draws])
+    lower = np.array([m.labels[1] for m in draws])
+    assert all(m.labels[0] == 1 and (m.weights == 1).all() for m in draws)
+    shown = 3.0 * np.sqrt(totals / aug.totals[0]) >= 5.0
+    assert np.mean((lower == 1) == shown) > 0.95 and 0 < lower.mean() < 1
+    with pytest.raises(PigmentmapError, match="label_z"):
+        Augmenter(spectra, SIM_AXIS, labels, det, Preprocessor.canonical(), label_z=parts[:, :1])
+
+
 def test_negative_labels_are_never_masked():
     aug = _augmenter(z=0.0)
     _, y, w = aug.draw(np.array([0, 1]), np.random.default_rng(0))

@@ -6,7 +6,9 @@ of each material in each layer, binder excluded), ``/layers/thickness_um`` (N x 
 ``/layers/material_names`` (P), ``/live_time_s`` (N), for designs that ask for it
 ``/detectability`` (N x K x 5, the significance of each present class up to 20, 25, 30, 35
 and 42 keV, see
-:mod:`pigmentmap.datasets.universal`); attributes ``design``, ``seed``,
+:mod:`pigmentmap.datasets.universal`) and ``/layers/part_z`` (N x K x 2 x 5, the same for
+each class's part in the top layer and in the lower ones, see
+:func:`~pigmentmap.datasets.universal.present_part_z`); attributes ``design``, ``seed``,
 ``instrument`` (JSON), ``instrument_hash``, ``library_hash``, ``version``, ``axis`` (JSON).
 
 Generation writes ``OUT.partial`` chunk by chunk and marks each chunk done; an interrupted run
@@ -38,6 +40,7 @@ from pigmentmap.datasets.universal import (
     FILLER,
     SIM_AXIS,
     present_class_z,
+    present_part_z,
     universal_instrument,
 )
 from pigmentmap.instruments.instrument import SI_PAIR_ENERGY_KEV, Instrument
@@ -147,7 +150,11 @@ def generate_dataset(
     n = len(design.stacks)
     n_chunks = (n + chunk_size - 1) // chunk_size
     bg_tag = "none" if background_cps is None else str(float(background_cps.sum()))
-    signature = _signature(design, instrument, seed, library_hash, f"{noise}|{chunk_size}|{bg_tag}")
+    # "parts": files written since they hold /layers/part_z (a partial file from before resumes
+    # nothing)
+    signature = _signature(
+        design, instrument, seed, library_hash, f"{noise}|{chunk_size}|{bg_tag}|parts"
+    )
     live = instrument.live_time_s * (
         design.live_time_factor if design.live_time_factor is not None else np.ones(n)
     )
@@ -181,6 +188,12 @@ def generate_dataset(
                     dtype=np.float32,
                 )
                 f["detectability"].attrs["upper_kev"] = DETECTABILITY_UPPER_KEV
+                k = len(design.label_names)
+                g.create_dataset(
+                    "part_z", (n, k, 2, len(DETECTABILITY_UPPER_KEV)), dtype=np.float32,
+                    chunks=(min(n, 256), k, 2, len(DETECTABILITY_UPPER_KEV)), compression="gzip",
+                )  # fmt: skip
+                g["part_z"].attrs["upper_kev"] = DETECTABILITY_UPPER_KEV
             f["done"] = np.zeros(n_chunks, dtype=bool)
             f.attrs.update(
                 {
@@ -220,6 +233,7 @@ def generate_dataset(
             lo, hi = c * chunk_size, min(n, (c + 1) * chunk_size)
             counts = np.zeros((hi - lo, n_ch))
             z = np.zeros((hi - lo, *detect_shape), dtype=np.float32)
+            part_z = np.zeros((hi - lo, detect_shape[0], 2, detect_shape[1]), dtype=np.float32)
             for v in np.unique(variant[lo:hi]):
                 rows = np.flatnonzero(variant[lo:hi] == v)
                 if v not in sims:
@@ -236,6 +250,10 @@ def generate_dataset(
                 counts[rows] = part.counts
                 if design.detectability:
                     z[rows] = _detectability(plain[v], design, lo + rows, design.label_names)
+                    part_z[rows] = present_part_z(
+                        plain[v], [design.stacks[lo + r] for r in rows], z[rows],
+                        design.label_names, filler=default_library()[FILLER],
+                    )  # fmt: skip
             counts *= (live[lo:hi] / instrument.live_time_s)[:, None]
             if background_cps is not None:
                 level = (
@@ -247,6 +265,7 @@ def generate_dataset(
             f["spectra"][lo:hi] = counts.astype(np.float32)
             if design.detectability:
                 f["detectability"][lo:hi] = z
+                f["layers/part_z"][lo:hi] = part_z
             f["done"][c] = True
             f.flush()
             bar.update(hi - lo)
@@ -346,6 +365,13 @@ def read_dataset(path: str | Path, *, require_labels: bool = True) -> Dataset:
     return Dataset(spectra, labels, names, axis, attrs, p, detect)
 
 
+def _data_file(path: str | Path) -> Path:
+    p = Path(path)
+    if not p.is_file():
+        raise PigmentmapError(f"data file '{p}' does not exist")
+    return p
+
+
 def read_layer_labels(path: str | Path, label_names: tuple[str, ...] | list[str]) -> np.ndarray:
     """Where each class sits in each stack: (N, K, 2) of 0/1, [in the top layer, in a lower one].
 
@@ -359,9 +385,7 @@ def read_layer_labels(path: str | Path, label_names: tuple[str, ...] | list[str]
     ...
     pigmentmap.core.errors.PigmentmapError: data file 'missing.h5' does not exist
     """
-    p = Path(path)
-    if not p.is_file():
-        raise PigmentmapError(f"data file '{p}' does not exist")
+    p = _data_file(path)
     with h5py.File(p, "r") as f:
         if "layers/fractions" not in f or "layers/material_names" not in f:
             raise PigmentmapError(f"'{p}' records no layers (/layers/fractions)")
@@ -378,3 +402,28 @@ def read_layer_labels(path: str | Path, label_names: tuple[str, ...] | list[str]
             out[:, k, 0] = col[:, 0]
             out[:, k, 1] = col[:, 1:].any(axis=1)
     return out
+
+
+def read_layer_part_z(
+    path: str | Path, label_names: tuple[str, ...] | list[str]
+) -> np.ndarray | None:
+    """Significance (N, K, 2, R) of each class's part in the top layer and in the lower layers
+    (``/layers/part_z``), or None for a file written before it was stored.
+
+    Examples
+    --------
+    >>> read_layer_part_z("missing.h5", ["lead_white"])
+    Traceback (most recent call last):
+    ...
+    pigmentmap.core.errors.PigmentmapError: data file 'missing.h5' does not exist
+    """
+    p = _data_file(path)
+    with h5py.File(p, "r") as f:
+        if "layers/part_z" not in f:
+            return None
+        names = [x.decode() if isinstance(x, bytes) else str(x) for x in f["label_names"][()]]
+        missing = [n for n in label_names if n not in names]
+        if missing:
+            raise PigmentmapError(f"'{p}' has no label(s) {', '.join(missing[:5])}")
+        part = f["layers/part_z"][()]
+    return part[:, [names.index(n) for n in label_names]]

@@ -361,8 +361,11 @@ def universal_design(
     )
 
 
-def without_pigment(stack: Stack, names: set[str], filler: Pigment) -> Stack:
-    """``stack`` with the mass of the pigments ``names`` replaced by ``filler`` in every layer.
+def without_pigment(
+    stack: Stack, names: set[str], filler: Pigment, *, layers: Sequence[int] | None = None
+) -> Stack:
+    """``stack`` with the mass of the pigments ``names`` replaced by ``filler`` in every layer
+    (or only in the layers of index ``layers``).
 
     The layer keeps its thickness and its other pigments' fractions; only the X-ray signature
     of the removed pigment goes (an organic filler such as the binder has no lines above 1 keV).
@@ -374,17 +377,20 @@ def without_pigment(stack: Stack, names: set[str], filler: Pigment) -> Stack:
     >>> s = parse_stack("VM=0.5+LW=0.5:50/CaCO3:100", library=lib)
     >>> sorted(without_pigment(s, {"vermilion"}, lib["linseed_oil"]).pigments_present())
     ['calcium_carbonate', 'lead_white', 'linseed_oil']
+    >>> s = parse_stack("VM:30/VM=0.5+CaCO3=0.5:100", library=lib)
+    >>> sorted(without_pigment(s, {"vermilion"}, lib["linseed_oil"], layers=[0]).pigments_present())
+    ['calcium_carbonate', 'linseed_oil', 'vermilion']
     """
-    layers = []
-    for layer in stack.layers:
+    out = []
+    for index, layer in enumerate(stack.layers):
         removed = sum(f for p, f in layer.components if p.name in names)
-        if removed == 0:
-            layers.append(layer)
+        if removed == 0 or (layers is not None and index not in layers):
+            out.append(layer)
             continue
         comps = [(p, f) for p, f in layer.components if p.name not in names]
         comps.append((filler, removed))
-        layers.append(replace(layer, components=tuple(comps)))
-    return Stack(tuple(layers))
+        out.append(replace(layer, components=tuple(comps)))
+    return Stack(tuple(out))
 
 
 def detectability_z(
@@ -478,3 +484,76 @@ def present_class_z(
             upper_kev=upper_kev,
         )  # fmt: skip
     return z
+
+
+def present_part_z(
+    sim: Simulator,
+    stacks: Sequence[Stack],
+    class_z: np.ndarray,
+    label_names: Sequence[str],
+    *,
+    filler: Pigment,
+    upper_kev: tuple[float, ...] = DETECTABILITY_UPPER_KEV,
+) -> np.ndarray:
+    """Significance (N, K, 2, len(upper_kev)) of each layer part of each present class: its
+    part in the top layer and its part in the lower layers (grounds and primings count as lower,
+    as in :func:`~pigmentmap.datasets.designs.layer_labels_of`).
+
+    A class in one part only has that part's significance equal to the class's own ``class_z``
+    (N, K, len(upper_kev), from :func:`present_class_z`; 0 where absent) and 0 for the other.
+    For a class in both, each part is removed on its own (its mass replaced by ``filler`` in
+    those layers, :func:`without_pigment`) and compared by :func:`detectability_z`: so a lower
+    part that the top layer hides gets a significance near 0, and the layer label XRF can back
+    is then "top", not "both" (:func:`pigmentmap.ml.augment.Augmenter`'s ``label_z``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pigmentmap.instruments import load_instrument
+    >>> from pigmentmap.materials import default_library, parse_stack
+    >>> from pigmentmap.simulate import Simulator
+    >>> lib = default_library()
+    >>> sim = Simulator(load_instrument("elio"), secondary_fluorescence=False)
+    >>> stacks = [parse_stack("VM:80/VM=0.5+CaCO3=0.5:100", library=lib),  # hides the VM below
+    ...           parse_stack("VM=0.02+CaCO3=0.98:10/VM=0.5+CaCO3=0.5:100", library=lib)]
+    >>> names = ["vermilion"]
+    >>> z = present_class_z(sim, stacks, np.array([[1], [1]]), names, filler=lib["linseed_oil"],
+    ...                     upper_kev=(42.0,))
+    >>> part = present_part_z(sim, stacks, z, names, filler=lib["linseed_oil"], upper_kev=(42.0,))
+    >>> bool(part[0, 0, 0, 0] > 100 > part[0, 0, 1, 0]), bool(part[1, 0, 1, 0] > 100)
+    (True, True)
+    """
+    from pigmentmap.datasets.designs import STAND_INS
+
+    z = np.asarray(class_z, dtype=np.float32)
+    out = np.zeros((len(stacks), len(label_names), 2, len(upper_kev)), dtype=np.float32)
+    jobs: list[tuple[int, int]] = []
+    without: list[Stack] = []
+    for i, stack in enumerate(stacks):
+        layers = [j for j, layer in enumerate(stack.layers) if layer.thickness_um > 0]
+        for k in np.flatnonzero(z[i].max(axis=-1) > 0):
+            name = label_names[int(k)]
+            names = {name} | {p for p, cls in STAND_INS.items() if cls == name}
+            where = [j for j in layers if any(p.name in names and f > 0
+                                              for p, f in stack.layers[j].components)]  # fmt: skip
+            top, lower = bool(where) and where[0] == layers[0], any(j != layers[0] for j in where)
+            if top and lower:
+                jobs.append((i, int(k)))
+                without.append(without_pigment(stack, names, filler, layers=[layers[0]]))
+                without.append(
+                    without_pigment(
+                        stack, names, filler, layers=[j for j in where if j != layers[0]]
+                    )
+                )
+            else:
+                out[i, k, 0 if top else 1] = z[i, k]
+    if jobs:
+        rows = np.array([i for i, _ in jobs])
+        with_counts = sim.simulate([stacks[i] for i in rows]).counts
+        without_counts = sim.simulate(without).counts
+        energies = sim.instrument.axis.energies
+        for part in (0, 1):
+            out[rows, np.array([k for _, k in jobs]), part] = detectability_z(
+                with_counts, without_counts[part::2], energies_kev=energies, upper_kev=upper_kev
+            )
+    return out

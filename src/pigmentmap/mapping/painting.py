@@ -26,7 +26,9 @@ The file holds what the mock-up phantom holds (``/counts`` (H, W, C), ``/energy_
 colour, each layer's pigment colours mixed by mass fraction and seen through the layers above,
 see :func:`layered_rgb`) and, for a painting:
 ``/truth/detectable`` (present and at least 5 sigma at that pixel's counts, see
-:func:`~pigmentmap.datasets.universal.detectability_z`), ``/truth/surface_region``,
+:func:`~pigmentmap.datasets.universal.detectability_z`), ``/truth/layers_detectable`` (the
+same for each layer part on its own, see :func:`~pigmentmap.datasets.universal.present_part_z`),
+``/truth/surface_region``,
 ``/truth/hidden_region`` (-1: no earlier composition), ``/truth/stack_index`` into
 ``/truth/stacks`` (each distinct stack, top to bottom, as JSON: the pigments per layer and their
 mass fractions, thickness, binder) and ``/truth/flux``.
@@ -62,7 +64,7 @@ from pigmentmap.datasets.universal import (
     with_trace,
 )
 from pigmentmap.instruments.instrument import Instrument
-from pigmentmap.mapping.phantom import SIM_BATCH, scan_z, write_scan_attrs
+from pigmentmap.mapping.phantom import SIM_BATCH, scan_part_z, scan_z, write_scan_attrs
 from pigmentmap.materials.library import PigmentLibrary
 from pigmentmap.materials.pigment import Pigment
 from pigmentmap.materials.stack import Layer, Stack
@@ -439,6 +441,7 @@ def make_painting(
     layer_truth = np.array([layer_labels_of(s, names) for s in layout.stacks], dtype=np.uint8)
     rgb = np.array([layered_rgb(s) for s in layout.stacks], dtype=np.float32)
     z = scan_z(instrument, layout.stacks, labels, names, library=library)
+    parts = scan_part_z(instrument, layout.stacks, z, names, library=library)
     idx = layout.stack_index
     n_channels = expected.shape[1]
     rows_per_block = max(1, _BLOCK_VALUES // (w * n_channels))
@@ -454,6 +457,7 @@ def make_painting(
             "pigment_maps": ((h, w, k), (rows, w, k), labels),
             "layers": ((h, w, k, 2), (rows, w, k, 2), layer_truth),
             "detectable": ((h, w, k), (rows, w, k), None),
+            "layers_detectable": ((h, w, k, 2), (rows, w, k, 2), None),
             "rgb": ((h, w, 3), (rows, w, 3), rgb),
         }
         sets = {
@@ -480,6 +484,9 @@ def make_painting(
                     sets[name][r0:r1] = table[block]
             sigma = z[block] * np.sqrt(flux)[..., None]
             sets["detectable"][r0:r1] = (sigma >= DETECTABLE_SIGMA) & (labels[block] > 0)
+            sets["layers_detectable"][r0:r1] = (
+                parts[block] * np.sqrt(flux)[..., None, None] >= DETECTABLE_SIGMA
+            )
             if progress is not None:
                 progress(r1, h)
         f["energy_kev"] = instrument.axis.energies

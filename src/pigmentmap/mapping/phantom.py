@@ -6,7 +6,9 @@ CaCO3 ground; gaps between strips are blank (ground only, or a bottom strip alon
 the simulated spectrum of its stack with Poisson noise at the given live time. The file holds
 ``/counts`` (H, W, C), ``/energy_kev``, ``/truth/pigment_maps`` (H, W, K), ``/truth/names``,
 ``/truth/layers`` (H, W, K, 2: in the top layer, in a lower one), ``/truth/detectable`` (present
-and at least 5 sigma at the phantom's counts, the rule of the universal datasets' labels) and,
+and at least 5 sigma at the phantom's counts, the rule of the universal datasets' labels),
+``/truth/layers_detectable`` (H, W, K, 2: the same rule for each layer part on its own, e.g. 0
+for vermilion below 60 um of a vermilion top layer, which hides it) and,
 for the colour regression, ``/truth/rgb`` (the visible colour: the top layer's pigments mixed by
 mass fraction, or the layer below where there is no top layer).
 """
@@ -27,7 +29,12 @@ from pigmentmap.datasets.designs import (
     labels_of,
     layer_labels_of,
 )
-from pigmentmap.datasets.universal import DETECTABLE_SIGMA, FILLER, present_class_z
+from pigmentmap.datasets.universal import (
+    DETECTABLE_SIGMA,
+    FILLER,
+    present_class_z,
+    present_part_z,
+)
 from pigmentmap.instruments.instrument import Instrument
 from pigmentmap.materials.library import PigmentLibrary
 from pigmentmap.materials.stack import DEFAULT_BINDER_FRACTION, Layer, Stack
@@ -73,6 +80,24 @@ def scan_z(
     quiet = Simulator(instrument, secondary_fluorescence=False, batch_size=SIM_BATCH)
     return present_class_z(
         quiet, stacks, labels, names, filler=library[FILLER], upper_kev=(upper,)
+    )[..., 0]
+
+
+def scan_part_z(
+    instrument: Instrument,
+    stacks: list[Stack] | tuple[Stack, ...],
+    class_z: np.ndarray,
+    names: tuple[str, ...],
+    *,
+    library: PigmentLibrary,
+) -> np.ndarray:
+    """Significance (stacks, classes, 2) of each present class's part in the top layer and in
+    the lower ones, over the scan's whole axis at the instrument's counts (``class_z`` from
+    :func:`scan_z`; see :func:`~pigmentmap.datasets.universal.present_part_z`)."""
+    upper = float(instrument.axis.energies[-1]) + instrument.axis.gain_kev
+    quiet = Simulator(instrument, secondary_fluorescence=False, batch_size=SIM_BATCH)
+    return present_part_z(
+        quiet, stacks, class_z[..., None], names, filler=library[FILLER], upper_kev=(upper,)
     )[..., 0]
 
 
@@ -145,6 +170,8 @@ def make_phantom(
     stack_labels = np.array([labels_of(s, PAPER_LABELS) for s in stacks], dtype=np.uint8)
     z = scan_z(instrument, stacks, stack_labels, PAPER_LABELS, library=library)
     detectable = ((z >= DETECTABLE_SIGMA) & (stack_labels > 0)).astype(np.uint8)[index]
+    parts = scan_part_z(instrument, stacks, z, PAPER_LABELS, library=library)
+    layers_detectable = (parts >= DETECTABLE_SIGMA).astype(np.uint8)[index]
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
         f["counts"] = counts.astype(np.float32)
         f["energy_kev"] = instrument.axis.energies
@@ -153,6 +180,7 @@ def make_phantom(
         f["truth/rgb"] = rgb.astype(np.float32)
         f["truth/layers"] = layer_truth
         f["truth/detectable"] = detectable
+        f["truth/layers_detectable"] = layers_detectable
         f["truth/top_strip"] = top
         f["truth/bottom_strip"] = bottom
         write_scan_attrs(f, instrument, design="phantom-mockup", seed=seed)

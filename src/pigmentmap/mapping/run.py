@@ -121,7 +121,9 @@ def _png(
 
 
 def read_truth(path: str | Path) -> dict[str, Any] | None:
-    """Ground-truth maps stored in a scan file (phantoms), if any."""
+    """Ground-truth maps stored in a scan file (phantoms), if any: ``pigment_maps``, ``names``,
+    and where stored ``layers`` (backed by ``/truth/layers_detectable`` where the file has it,
+    then also ``layers_as_simulated``), ``detectable``, ``top_strip`` and ``bottom_strip``."""
     p = Path(path)
     if p.is_file() and h5py.is_hdf5(p):
         with h5py.File(p, "r") as f:
@@ -132,7 +134,12 @@ def read_truth(path: str | Path) -> dict[str, Any] | None:
                     "names": tuple(x.decode() if isinstance(x, bytes) else str(x) for x in names),
                 }
                 if "truth/layers" in f:
+                    # where the file says which layer parts XRF can see, the layers physics can
+                    # back (a lower part the top layer hides is no layer label)
                     out["layers"] = f["truth/layers"][()]
+                    if "truth/layers_detectable" in f:
+                        out["layers_as_simulated"] = out["layers"]
+                        out["layers"] = out["layers"] & f["truth/layers_detectable"][()]
                 if "truth/detectable" in f:
                     out["detectable"] = f["truth/detectable"][()]
                 if "truth/top_strip" in f:

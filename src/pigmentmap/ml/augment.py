@@ -16,6 +16,8 @@ becomes a new measurement by a new instrument:
 
 Labels: a present class whose significance at the drawn counts and upper end is below
 :data:`~pigmentmap.datasets.universal.DETECTABLE_SIGMA` gets weight 0 (masked out of the loss).
+With ``label_z`` (the layer labels), a label whose own significance is below it is 0 instead: a
+pigment in both layers whose lower part the top layer hides is labelled "top".
 """
 
 from __future__ import annotations
@@ -94,6 +96,9 @@ class Augmenter:
         For targets defined only where a class is present (its layer): weight 1 only where
         ``present`` and the class is detectable. Default: every entry counts except present
         classes below detection.
+    label_z : (N, K, R) array, optional
+        Significance of each label itself (e.g. a class's part in the lower layers): at the
+        drawn counts, a label below the threshold becomes 0 (what XRF cannot see is not a label).
 
     Examples
     --------
@@ -118,6 +123,7 @@ class Augmenter:
         settings: AugmentSettings = AugmentSettings(),
         *,
         present: np.ndarray | None = None,
+        label_z: np.ndarray | None = None,
     ) -> None:
         if spectra.shape[1] != axis.n_channels:
             raise PigmentmapError("spectra and axis disagree on the channel count")
@@ -140,6 +146,9 @@ class Augmenter:
         if present is not None and present.shape != labels.shape:
             raise PigmentmapError("present and labels disagree in shape")
         self.present = None if present is None else present > 0
+        if label_z is not None and label_z.shape != detectability.shape:
+            raise PigmentmapError("label_z and detectability disagree in shape")
+        self.label_z = label_z
 
     def measure(self, i: int, rng: np.random.Generator) -> Measurement:
         """Row ``i`` as a new measurement: counts on the scan's channels and both axes."""
@@ -166,8 +175,11 @@ class Augmenter:
         nominal = EnergyAxis(offset_nominal, gain_nominal, n_ch)
         # Significance at these counts over the range the scan covers (a background adds noise).
         r = max(0, int(np.searchsorted(DETECTABILITY_UPPER_KEV, upper, side="right")) - 1)
-        z = self.detectability[i, :, r] * math.sqrt(scale / (1.0 + extra))
+        z_scale = math.sqrt(scale / (1.0 + extra))
+        z = self.detectability[i, :, r] * z_scale
         y = self.labels[i]
+        if self.label_z is not None:
+            y = y * (self.label_z[i, :, r] * z_scale >= s.sigma)
         if self.present is None:
             w = np.where((y > 0) & (z < s.sigma), 0.0, 1.0).astype(np.float32)
         else:

@@ -11,7 +11,9 @@ calibrated probabilities, and:
   member is; a class the data does not hold counts as absent);
 - ``"layer_accuracy"``: share of present, detectable pigments whose layer call (top, under, both)
   is right, where the model has a layer network and the data records layers (else null, with
-  ``"layer_note"`` saying why); with the card's confidence threshold,
+  ``"layer_note"`` saying why), on layer labels physics can back where the data stores them (a
+  layer part below 5 sigma is no label: :func:`pigmentmap.datasets.universal.present_part_z`,
+  a phantom's ``/truth/layers_detectable``); with the card's confidence threshold,
   ``"layer_accuracy_sure"`` (the same over the calls at or above it) and
   ``"layer_coverage_sure"`` (the share of those entries that are such calls; the rest are shown
   as uncertain).
@@ -70,6 +72,10 @@ def _on_scan(
             if n in truth["names"]:
                 lt[:, j] = truth["layers"][..., truth["names"].index(n), :].reshape(-1, 2)
         out["layer_truth"], out["layers"] = lt, maps.layers.reshape(-1, k, 2)
+        if "layers_as_simulated" not in truth:
+            out["layer_labels_note"] = (
+                "the scan's truth predates layer parts' significance: layers as simulated"
+            )
     return out
 
 
@@ -112,7 +118,21 @@ def _on_dataset(
         out["layer_note"] = "the model has no layer network"
     else:
         try:
-            out["layer_truth"] = read_layer_labels(data.path, names)
+            if data.detectability is not None:
+                # the same measurements (the same generator, row by row), their layer labels
+                # backed by physics where the file stores each part's significance
+                from pigmentmap.ml.layers import layer_augmenter
+
+                aug = layer_augmenter(data, names, pre)
+                _, ly, _ = aug.draw(np.arange(len(data.spectra)), np.random.default_rng(seed))
+                k = len(names)
+                out["layer_truth"] = np.stack([ly[:, :k], ly[:, k:]], axis=-1)
+                if aug.label_z is None:
+                    out["layer_labels_note"] = (
+                        "the data predates layer parts' significance: layers as simulated"
+                    )
+            else:
+                out["layer_truth"] = read_layer_labels(data.path, names)
             out["layers"] = predict_layers(layer_net, x)
         except PigmentmapError as err:
             out["layer_note"] = str(err)
@@ -189,6 +209,8 @@ def evaluate_model(
             f"{metrics['not_counted']} (spectrum, pigment) entries are present but below 5 sigma "
             "at their counts: not counted"
         )
+    if r.get("layer_labels_note"):
+        notes.append(r["layer_labels_note"])
     if notes:
         metrics["note"] = "; ".join(notes)
     return metrics

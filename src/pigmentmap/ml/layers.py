@@ -199,14 +199,24 @@ def predict_layers(model: torch.nn.Module, x: np.ndarray, *, batch_size: int = 6
     return np.stack([p[:, :k], p[:, k:]], axis=-1)
 
 
-def layer_augmenter(data: Dataset, names: tuple[str, ...], pre: Preprocessor) -> Any:
+def layer_augmenter(
+    data: Dataset, names: tuple[str, ...], pre: Preprocessor, *, settings: Any = None
+) -> Any:
     """An :class:`~pigmentmap.ml.augment.Augmenter` of ``data`` (a universal dataset) whose
     targets are the layer labels of ``names``: (N, 2K), the top-layer half first, each counted
-    only where its class is present and detectable."""
-    from pigmentmap.ml.augment import Augmenter
+    only where its class is present and detectable.
+
+    Labels physics can back: where the file stores each layer part's significance
+    (``/layers/part_z``), a part below detection at the drawn counts is not a label (a pigment in
+    both layers whose lower part the top layer hides is labelled top); files from before it give
+    the layers as simulated."""
+    from pigmentmap.datasets.store import read_layer_part_z
+    from pigmentmap.ml.augment import Augmenter, AugmentSettings
 
     assert data.labels is not None and data.detectability is not None
     cols = [data.label_names.index(n) for n in names]
+    parts = read_layer_part_z(data.path, names)
+    label_z = None if parts is None else np.concatenate([parts[:, :, 0], parts[:, :, 1]], axis=1)
     layers = read_layer_labels(data.path, names)
     if len(layers) != len(data.spectra):
         raise PigmentmapError(
@@ -217,7 +227,8 @@ def layer_augmenter(data: Dataset, names: tuple[str, ...], pre: Preprocessor) ->
     y2 = np.concatenate([layers[..., 0], layers[..., 1]], axis=1).astype(np.float32)
     return Augmenter(
         data.spectra, data.axis, y2, np.concatenate([det, det], axis=1), pre,
-        present=np.concatenate([present, present], axis=1),
+        settings if settings is not None else AugmentSettings(),
+        present=np.concatenate([present, present], axis=1), label_z=label_z,
     )  # fmt: skip
 
 
@@ -241,6 +252,22 @@ def with_threshold(entry: dict[str, Any]) -> dict[str, Any]:
     :func:`pigmentmap.evaluate.layers.fit_sure_threshold`)."""
     sure = entry.get("metrics", {}).get("test", {}).get("sure") or {}
     return {**entry, "min_confidence": sure.get("min_confidence")}
+
+
+def _model_and_data(model_dir: str | Path, data: Dataset) -> tuple[Path, dict, tuple[str, ...]]:
+    """The model's folder, card and classes, with ``data`` checked to be a universal dataset
+    that labels every class."""
+    d = resolve_model(model_dir)
+    card = read_card(d)
+    names = tuple(card["label_names"])
+    if data.detectability is None or data.labels is None:
+        raise PigmentmapError(
+            f"'{data.path}' is not a universal dataset: the layer model trains on one"
+        )
+    missing = [n for n in names if n not in data.label_names]
+    if missing:
+        raise PigmentmapError(f"the data has no label(s) {', '.join(missing[:5])}")
+    return d, card, names
 
 
 def train_layer_model(
@@ -276,16 +303,7 @@ def train_layer_model(
             f"unknown layer model '{architecture}' (known: {FEATURE_HEAD}, "
             f"{', '.join(architectures())})"
         )
-    d = resolve_model(model_dir)
-    card = read_card(d)
-    names = tuple(card["label_names"])
-    if data.detectability is None or data.labels is None:
-        raise PigmentmapError(
-            f"'{data.path}' is not a universal dataset: the layer model trains on one"
-        )
-    missing = [n for n in names if n not in data.label_names]
-    if missing:
-        raise PigmentmapError(f"the data has no label(s) {', '.join(missing[:5])}")
+    d, card, names = _model_and_data(model_dir, data)
     pre = Preprocessor.from_dict(card["preprocessor"])
     if not pre.masked:
         raise PigmentmapError("the layer model needs a model with the canonical input (fast-cnn)")
@@ -363,17 +381,10 @@ def threshold_layer_calls(
     from pigmentmap.ml.checkpoint import load_model, update_model
     from pigmentmap.ml.train import held_out_split
 
-    d = resolve_model(model_dir)
-    card = read_card(d)
+    d, card, names = _model_and_data(model_dir, data)
     spec = card.get("layers")
     if not isinstance(spec, dict) or "weights" not in spec:
         raise PigmentmapError(f"'{d}' has no layer network (pigmentmap train-layers adds one)")
-    if data.detectability is None or data.labels is None:
-        raise PigmentmapError(f"'{data.path}' is not a universal dataset")
-    names = tuple(card["label_names"])
-    missing = [n for n in names if n not in data.label_names]
-    if missing:
-        raise PigmentmapError(f"the data has no label(s) {', '.join(missing[:5])}")
     trained_on = (spec.get("data") or {}).get("sha256")
     if trained_on and trained_on != sha256_file(data.path):
         print(f"note: '{data.path.name}' is not the file the layer network was trained on; "
