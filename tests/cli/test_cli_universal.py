@@ -271,3 +271,32 @@ def test_a_bad_palette_is_one_line_and_writes_nothing(tmp_path, capsys):
                        "--out", tmp_path / "pal")  # fmt: skip
     assert code == 2 and "--stacks" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_map_with_a_palette_makes_the_palette_model_once_and_keeps_it(tmp_path, capsys,
+                                                                      monkeypatch):  # fmt: skip
+    import pigmentmap.ml.palette_cache as cache
+    from pigmentmap.ml.palette import PaletteSettings
+
+    monkeypatch.setenv("PIGMENTMAP_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "PaletteSettings", lambda: PaletteSettings(n_stacks=100, epochs=1))
+    scan = _scan(tmp_path / "lab.h5", gain_kev=0.0293, n_channels=1024)
+    args = ("map", scan, "--calibration", "0,0.0293", "--instrument", "lab-ag")
+    code, out, err = run(capsys, *args, "--palette", "vermilion, lead white", "--out",
+                         tmp_path / "a")  # fmt: skip
+    assert code == 0, err
+    assert "making a palette model of 2 pigments" in out
+    assert list(read_results(tmp_path / "a")["names"]) == ["vermilion", "lead_white"]
+    kept = list((tmp_path / "cache" / "palettes").iterdir())
+    assert len(kept) == 1
+    # the same palette, in another order and by other names: the kept model, the same maps
+    code, out, err = run(capsys, *args, "--palette", "lead_white,VM", "--out", tmp_path / "b")
+    assert code == 0, err
+    assert f"using the palette model kept at {kept[0]}" in out and "making" not in out
+    assert list((tmp_path / "cache" / "palettes").iterdir()) == kept
+    a, b = read_results(tmp_path / "a"), read_results(tmp_path / "b")
+    assert np.array_equal(a["prob"], b["prob"])
+    # a bad palette: one line, no results, nothing new kept
+    code, out, err = run(capsys, *args, "--palette", "vermilion,lead whyte", "--out", tmp_path / "c")
+    assert code == 2 and "did you mean" in err and err.count("\n") == 1
+    assert not (tmp_path / "c").exists() and list((tmp_path / "cache" / "palettes").iterdir()) == kept

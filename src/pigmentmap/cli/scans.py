@@ -35,6 +35,19 @@ def _elements_option(text: str | None) -> tuple[str, ...]:
     return tuple(e.strip() for e in text.split(",")) if text else DEFAULT_ELEMENTS
 
 
+def _model_option(args: argparse.Namespace) -> str:
+    """The model to map with: ``--model`` (default the shipped one), or with ``--palette`` that
+    model narrowed to the palette, made now or reused from the cache
+    (:func:`pigmentmap.ml.palette_cache.palette_for`)."""
+    model = args.model or DEFAULT_MODEL
+    if not args.palette:
+        return model
+    from pigmentmap.ml.palette_cache import palette_for
+
+    pigments = [p.strip() for p in args.palette.split(",") if p.strip()]
+    return str(palette_for(model, pigments, log=lambda line: print(f"note: {line}")))
+
+
 def _cmd_map(args: argparse.Namespace) -> int:
     from pigmentmap.instruments import load_instrument
     from pigmentmap.mapping.run import check_results_folder, run_map
@@ -50,8 +63,9 @@ def _cmd_map(args: argparse.Namespace) -> int:
     for w in caught:
         print(f"pigmentmap: warning: {w.message}", file=sys.stderr)
         notes.append(str(w.message))
+    model = _model_option(args)  # after the scan is read: a bad scan costs no palette model
     path = run_map(
-        args.file, cube, model=args.model or DEFAULT_MODEL, out=args.out, instrument=instrument,
+        args.file, cube, model=model, out=args.out, instrument=instrument,
         binning=args.binning, elements=_elements_option(args.elements), overwrite=args.overwrite,
         evidence_gate=not args.no_evidence_gate, log=lambda line: print(f"note: {line}"),
         workers=args.workers, scheduler=args.scheduler, pixel_size_mm=args.pixel_size_mm, notes=notes,
@@ -73,8 +87,9 @@ def _cmd_identify(args: argparse.Namespace) -> int:
         raise PigmentmapError("--top must be >= 1")
     instrument = load_instrument(args.instrument)
     cube = open_scan(args)
+    model = _model_option(args)
     result = identify(
-        cube, model=args.model or DEFAULT_MODEL, instrument=instrument,
+        cube, model=model, instrument=instrument,
         elements=_elements_option(args.elements), evidence_gate=not args.no_evidence_gate,
     )  # fmt: skip
     if result.model_lacks:
@@ -87,7 +102,7 @@ def _cmd_identify(args: argparse.Namespace) -> int:
     if args.out:
         with atomic_path(args.out) as tmp:
             tmp.write_text(json.dumps({"source": str(args.file), "n_spectra": result.n_spectra,
-                "model": args.model or DEFAULT_MODEL, "model_lacks": list(result.model_lacks),
+                "model": model, "model_lacks": list(result.model_lacks),
                 "pigments": result.pigments}, indent=2) + "\n")  # fmt: skip
         print(f"wrote {args.out}")
     return 0
@@ -128,7 +143,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _model_and_evidence_options(p: Any) -> None:
-    """--model, --instrument, --elements, --no-evidence-gate (map and identify)."""
+    """--model, --instrument, --palette, --elements, --no-evidence-gate (map and identify)."""
     p.add_argument(
         "--model",
         help=f"model directory or shipped model (default {DEFAULT_MODEL}: any scan covering "
@@ -138,6 +153,12 @@ def _model_and_evidence_options(p: Any) -> None:
         "--instrument",
         default="elio",
         help="profile for the element fit and evidence (default elio)",
+    )
+    p.add_argument(
+        "--palette",
+        help="the pigments the painting can hold, comma-separated: maps with --model narrowed to "
+        "them (pigmentmap palette; made once in a few minutes, then reused from "
+        "$PIGMENTMAP_CACHE or ~/.cache/pigmentmap)",
     )
     p.add_argument("--elements", help="elements to fit, comma-separated (default: the library's)")
     p.add_argument(
@@ -162,6 +183,7 @@ def register(sub: Any) -> None:
         "map",
         help="pigment maps and element maps of a scan",
         epilog="Example: pigmentmap map scan.h5 --out results/ [--model universal] [--binning 2] "
+        "[--palette 'lead white,vermilion,azurite'] "
         "[--workers 2]. A killed run continues where it stopped when started again with the "
         "same arguments.",
     )

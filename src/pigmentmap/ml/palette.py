@@ -149,6 +149,7 @@ def palette_model(
     progress: bool = True,
     overwrite: bool = False,
     log: Callable[[str], None] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write to ``out`` a copy of the model ``model_dir`` that answers for ``pigments`` only.
 
@@ -168,6 +169,9 @@ def palette_model(
         Replace ``out`` if it exists.
     log : callable, optional
         Called with one line per step done.
+    extra : dict, optional
+        More entries for the card's ``"palette"`` record (e.g. the cache key of
+        :func:`pigmentmap.ml.palette_cache.palette_for`).
 
     Returns
     -------
@@ -323,6 +327,7 @@ def palette_model(
                 "from_model_head": [n for n in names if n in base_names],
                 "new_to_model": [n for n in names if n not in base_names],
                 "settings": asdict(settings),
+                **(extra or {}),
             },
         }
         work = tmp / "model"
