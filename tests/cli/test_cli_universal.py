@@ -297,6 +297,10 @@ def test_map_with_a_palette_makes_the_palette_model_once_and_keeps_it(tmp_path, 
     a, b = read_results(tmp_path / "a"), read_results(tmp_path / "b")
     assert np.array_equal(a["prob"], b["prob"])
     # a bad palette: one line, no results, nothing new kept
-    code, out, err = run(capsys, *args, "--palette", "vermilion,lead whyte", "--out", tmp_path / "c")
+    code, out, err = run(
+        capsys, *args, "--palette", "vermilion,lead whyte", "--out", tmp_path / "c"
+    )
     assert code == 2 and "did you mean" in err and err.count("\n") == 1
-    assert not (tmp_path / "c").exists() and list((tmp_path / "cache" / "palettes").iterdir()) == kept
+    assert (
+        not (tmp_path / "c").exists() and list((tmp_path / "cache" / "palettes").iterdir()) == kept
+    )

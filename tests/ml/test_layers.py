@@ -135,3 +135,23 @@ def test_a_threshold_set_later_sees_the_calls_training_measured(tiny, tmp_path):
     with pytest.raises(PigmentmapError, match="has no layer network"):
         threshold_layer_calls(model, read_dataset(data), out=tmp_path / "none")
     assert not (tmp_path / "none").exists()
+
+
+def test_evaluate_scores_layers_on_the_same_measurements_as_the_pigments(tiny):
+    from pigmentmap.ml.augment import draw_dataset
+    from pigmentmap.ml.layers import layer_augmenter
+    from pigmentmap.preprocess.preprocessor import Preprocessor
+
+    data, model, _ = tiny
+    card = read_card(model)
+    names, pre = tuple(card["label_names"]), Preprocessor.from_dict(card["preprocessor"])
+    ds = read_dataset(data)
+    x, y, w = draw_dataset(ds, pre, seed=4, label_names=names)
+    aug = layer_augmenter(ds, names, pre)
+    assert aug.label_z is not None  # a dataset written now stores each layer part's z
+    lx, ly, lw = aug.draw(np.arange(len(x)), np.random.default_rng(4))
+    assert np.array_equal(x, lx)  # the generator in lockstep: the same spectra
+    k = len(names)
+    # a layer label only where the class is present, and counted where the class is counted
+    assert not ((ly[:, :k] + ly[:, k:] > 0) & (y == 0)).any()
+    assert np.array_equal(lw[:, :k] > 0, (y > 0) & (w > 0))

@@ -387,8 +387,13 @@ def threshold_layer_calls(
         raise PigmentmapError(f"'{d}' has no layer network (pigmentmap train-layers adds one)")
     trained_on = (spec.get("data") or {}).get("sha256")
     if trained_on and trained_on != sha256_file(data.path):
-        print(f"note: '{data.path.name}' is not the file the layer network was trained on; "
-              "its held-out rows are then simply rows of another simulation")  # fmt: skip
+        import warnings
+
+        warnings.warn(
+            f"'{data.path.name}' is not the file the layer network was trained on; its held-out "
+            "rows are then simply rows of another simulation",
+            stacklevel=2,
+        )
     pre = Preprocessor.from_dict(card["preprocessor"])
     test, _, _ = held_out_split(len(data.spectra), test_fraction=test_fraction, seed=seed)
     drawn = layer_augmenter(data, names, pre).draw(test, np.random.default_rng([seed, 1]))
