@@ -189,14 +189,14 @@ def evaluate_model(
         from pigmentmap.evaluate.layers import card_min_confidence, layer_accuracy
 
         present = (y > 0) & (w > 0)
-        threshold = card_min_confidence(r["card"])
+        min_conf = card_min_confidence(r["card"])
         la = layer_accuracy(
             r["layer_truth"][:, cols], r["layers"][:, cols], present[:, cols], known,
-            min_confidence=threshold,
+            min_confidence=min_conf,
         )  # fmt: skip
         metrics["layer_accuracy"] = la["layer_accuracy"]
         metrics["layers"] = la
-        if threshold is not None:
+        if min_conf is not None:
             metrics["layer_accuracy_sure"] = la["sure"]["accuracy"]
             metrics["layer_coverage_sure"] = la["sure"]["coverage"]
     else:
