@@ -20,7 +20,8 @@ about spectra:
 3. the layer head (top / under): the trunk is unchanged, so where the model has a layer head on
    its features and knows every pigment of the palette, its head is cut to the palette's
    outputs (the same answers; on the paper's palette it scored a layer accuracy of 0.741 on the
-   held-out stacks, where a head retrained on the palette's own stacks scored 0.706); otherwise
+   held-out stacks, where a head retrained on the palette's own stacks scored 0.706, both on the
+   layers as simulated; the head shipped since scores 0.764 on labels physics can back); otherwise
    a head is trained on the same stacks (:func:`pigmentmap.ml.layers.train_layer_model`);
 4. calibrate and find the look-alike groups that remain inside the palette
    (:func:`pigmentmap.ml.calibrate.card_entries`), on a held-out fifth of the stacks.
