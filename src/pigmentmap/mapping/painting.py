@@ -64,7 +64,7 @@ from pigmentmap.datasets.universal import (
     with_trace,
 )
 from pigmentmap.instruments.instrument import Instrument
-from pigmentmap.mapping.phantom import SIM_BATCH, scan_part_z, scan_z, write_scan_attrs
+from pigmentmap.mapping.phantom import SIM_BATCH, scan_z, write_scan_attrs
 from pigmentmap.materials.library import PigmentLibrary
 from pigmentmap.materials.pigment import Pigment
 from pigmentmap.materials.stack import Layer, Stack
@@ -440,8 +440,7 @@ def make_painting(
     labels = np.array([labels_of(s, names) for s in layout.stacks], dtype=np.uint8)
     layer_truth = np.array([layer_labels_of(s, names) for s in layout.stacks], dtype=np.uint8)
     rgb = np.array([layered_rgb(s) for s in layout.stacks], dtype=np.float32)
-    z = scan_z(instrument, layout.stacks, labels, names, library=library)
-    parts = scan_part_z(instrument, layout.stacks, z, names, library=library)
+    z, parts = scan_z(instrument, layout.stacks, labels, names, library=library)
     idx = layout.stack_index
     n_channels = expected.shape[1]
     rows_per_block = max(1, _BLOCK_VALUES // (w * n_channels))

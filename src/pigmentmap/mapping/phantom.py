@@ -73,32 +73,17 @@ def scan_z(
     names: tuple[str, ...],
     *,
     library: PigmentLibrary,
-) -> np.ndarray:
-    """Significance (stacks, classes) of each present class over the scan's whole axis at the
-    instrument's counts (see :func:`~pigmentmap.datasets.universal.present_class_z`)."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Significance of each present class over the scan's whole axis at the instrument's
+    counts, (stacks, classes), and of its part in the top layer and in the lower ones,
+    (stacks, classes, 2) (see :func:`~pigmentmap.datasets.universal.present_class_z` and
+    :func:`~pigmentmap.datasets.universal.present_part_z`)."""
     upper = float(instrument.axis.energies[-1]) + instrument.axis.gain_kev
     quiet = Simulator(instrument, secondary_fluorescence=False, batch_size=SIM_BATCH)
-    return present_class_z(
-        quiet, stacks, labels, names, filler=library[FILLER], upper_kev=(upper,)
-    )[..., 0]
-
-
-def scan_part_z(
-    instrument: Instrument,
-    stacks: list[Stack] | tuple[Stack, ...],
-    class_z: np.ndarray,
-    names: tuple[str, ...],
-    *,
-    library: PigmentLibrary,
-) -> np.ndarray:
-    """Significance (stacks, classes, 2) of each present class's part in the top layer and in
-    the lower ones, over the scan's whole axis at the instrument's counts (``class_z`` from
-    :func:`scan_z`; see :func:`~pigmentmap.datasets.universal.present_part_z`)."""
-    upper = float(instrument.axis.energies[-1]) + instrument.axis.gain_kev
-    quiet = Simulator(instrument, secondary_fluorescence=False, batch_size=SIM_BATCH)
-    return present_part_z(
-        quiet, stacks, class_z[..., None], names, filler=library[FILLER], upper_kev=(upper,)
-    )[..., 0]
+    filler = library[FILLER]
+    z = present_class_z(quiet, stacks, labels, names, filler=filler, upper_kev=(upper,))
+    parts = present_part_z(quiet, stacks, z, names, filler=filler, upper_kev=(upper,))
+    return z[..., 0], parts[..., 0]
 
 
 def write_scan_attrs(f: h5py.File, instrument: Instrument, *, design: str, seed: int) -> None:
@@ -168,9 +153,8 @@ def make_phantom(
     ]
     rgb = np.array([visible_rgb(s) for s in stacks])[index]
     stack_labels = np.array([labels_of(s, PAPER_LABELS) for s in stacks], dtype=np.uint8)
-    z = scan_z(instrument, stacks, stack_labels, PAPER_LABELS, library=library)
+    z, parts = scan_z(instrument, stacks, stack_labels, PAPER_LABELS, library=library)
     detectable = ((z >= DETECTABLE_SIGMA) & (stack_labels > 0)).astype(np.uint8)[index]
-    parts = scan_part_z(instrument, stacks, z, PAPER_LABELS, library=library)
     layers_detectable = (parts >= DETECTABLE_SIGMA).astype(np.uint8)[index]
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
         f["counts"] = counts.astype(np.float32)
