@@ -523,28 +523,24 @@ def present_part_z(
     >>> bool(part[0, 0, 0, 0] > 100 > part[0, 0, 1, 0]), bool(part[1, 0, 1, 0] > 100)
     (True, True)
     """
-    from pigmentmap.datasets.designs import STAND_INS
+    from pigmentmap.datasets.designs import STAND_INS, layer_labels_of
 
     z = np.asarray(class_z, dtype=np.float32)
     out = np.zeros((len(stacks), len(label_names), 2, len(upper_kev)), dtype=np.float32)
     jobs: list[tuple[int, int]] = []
     without: list[Stack] = []
     for i, stack in enumerate(stacks):
-        layers = [j for j, layer in enumerate(stack.layers) if layer.thickness_um > 0]
+        parts = layer_labels_of(stack, tuple(label_names))  # the same top / lower rule
+        top_layer = next((j for j, layer in enumerate(stack.layers) if layer.thickness_um > 0), 0)
+        below = [j for j in range(len(stack.layers)) if j != top_layer]
         for k in np.flatnonzero(z[i].max(axis=-1) > 0):
-            name = label_names[int(k)]
-            names = {name} | {p for p, cls in STAND_INS.items() if cls == name}
-            where = [j for j in layers if any(p.name in names and f > 0
-                                              for p, f in stack.layers[j].components)]  # fmt: skip
-            top, lower = bool(where) and where[0] == layers[0], any(j != layers[0] for j in where)
+            top, lower = parts[int(k)]
             if top and lower:
+                name = label_names[int(k)]
+                names = {name} | {p for p, cls in STAND_INS.items() if cls == name}
                 jobs.append((i, int(k)))
-                without.append(without_pigment(stack, names, filler, layers=[layers[0]]))
-                without.append(
-                    without_pigment(
-                        stack, names, filler, layers=[j for j in where if j != layers[0]]
-                    )
-                )
+                without.append(without_pigment(stack, names, filler, layers=[top_layer]))
+                without.append(without_pigment(stack, names, filler, layers=below))
             else:
                 out[i, k, 0 if top else 1] = z[i, k]
     if jobs:

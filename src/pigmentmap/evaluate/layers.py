@@ -11,8 +11,9 @@ to sum to 1. The call is the likeliest outcome and its *confidence* that outcome
 XRF cannot always tell where a pigment sits: under a thin or light cover the pigment's line
 ratios are those of a top layer within the noise, and a concentration it cannot know trades
 against a cover's absorption. On held-out simulation every layer model tried stops near the
-same accuracy over all calls (0.76-0.77: a head on the pigment network's features, a second
-network of its own, and a network on line-group sums per element). Confidence sorts the calls:
+same accuracy over all calls (0.77-0.78: a head on the pigment network's features, one on
+line-group sums per element, one on both, ``benchmarks/layer_inputs.py``; a second network of
+its own 0.77). Confidence sorts the calls:
 the card stores the least confidence at which held-out calls are right at least
 :data:`SURE_ACCURACY` of the time, and a call below it is shown as ``uncertain``
 (:data:`UNCERTAIN`), not as a guess.
