@@ -15,9 +15,13 @@ Usage: python benchmarks/honest_answers.py [--model universal] [--work runs/]
   pixel (of the network's calibrated output), plus the evidence gate (claims without a detected
   key element before and after the gate, per pigment; macro F1 of the network's output and of the
   calibrated, gated maps) and the vermilion strip of 0.6 % under 40 um (Top 1): share of its
-  pixels where vermilion is claimed, and where Hg is detected at 3 sigma;
+  pixels where vermilion is claimed, and where Hg is detected at 3 sigma; and the elements no
+  claimed pigment accounts for (:mod:`pigmentmap.evaluate.unaccounted`): the share of flags the
+  truth backs, and the share of silent misses (a detectable pigment none of whose key elements
+  any claimed pigment holds) that are flagged;
 * ``painting``: a painting phantom (100 x 100, lab Ag tube at 0.1 s, seed 31): the per-pixel
-  figures on labels physics can back (``/truth/detectable``), the evidence gate, and what the
+  figures on labels physics can back (``/truth/detectable``), the evidence gate, the
+  unaccounted elements, and what the
   maps say of paint under paint: of pigments present only in lower layers and detectable, the
   share claimed (p >= 0.5 after the gate) and, of those, the share the layer network puts
   underneath and not on top; the same on top for comparison.
@@ -38,6 +42,7 @@ import numpy as np
 
 from pigmentmap.datasets.universal import universal_design
 from pigmentmap.evaluate.metrics import class_metrics
+from pigmentmap.evaluate.unaccounted import score_unaccounted
 from pigmentmap.instruments import load_instrument
 from pigmentmap.mapping.evidence import UNSUPPORTED
 from pigmentmap.mapping.phantom import PHANTOM_BOTTOMS, PHANTOM_TOPS, make_phantom
@@ -194,6 +199,9 @@ def phantom(model: str, work: Path, profile: str, seed: int, live_time_s: float 
     sig, elements = r["significance"], list(r["element_names"])
     (top, bottom), truth, truth_names = r["strips"], r["truth"], list(r["truth_names"])
     out["evidence_gate"] = _gate(names, raw, prob, support)
+    with h5py.File(scan) as f:
+        detectable = f["truth/detectable"][()] if "truth/detectable" in f else None
+    out["unaccounted"] = score_unaccounted(r, truth, truth_names, detectable=detectable)
     cols = [names.index(t) for t in truth_names]
     y = truth.reshape(-1, len(truth_names))
     for label, p in (("network", raw), ("calibrated_and_gated", prob)):
@@ -263,6 +271,7 @@ def painting(model: str, work: Path) -> dict:
         truth_names = [n.decode() for n in f["truth/names"][()]]
         layers_truth = f["truth/layers"][()]
         detectable = f["truth/detectable"][()] > 0
+    out["unaccounted"] = score_unaccounted(r, r["truth"], truth_names, detectable=detectable)
     cols = [names.index(t) for t in truth_names]
     p, lay = prob[..., cols], r["layers"][..., cols, :]
     for where, sel in (("underneath_only", (layers_truth[..., 0] == 0) & (layers_truth[..., 1] == 1)),

@@ -190,6 +190,16 @@ def test_map_stores_evidence_groups_and_layers_and_the_report_shows_them(
     assert (support[..., names.index("lead_white")] == 1).all()
     assert prob[..., names.index("vermilion")].max() <= 0.25
     assert r["evidence"]["key_elements"]["chrome_yellow"] == ["Pb", "Cr"]
+    # elements no claimed pigment accounts for: stored as the rule computes them, and said
+    from pigmentmap.mapping.unaccounted import UnaccountedRule
+
+    loose = UnaccountedRule.of(names, r["element_names"])
+    u = r["unaccounted"]
+    assert u["elements"] == loose.elements and "lead_white" in u["candidates"]["Pb"]
+    assert (u["flags"] == loose.flags(r["significance"], prob, names)).all()
+    pb_flagged = bool(u["flags"][..., u["elements"].index("Pb")].any())
+    said = any(n.startswith("Pb is detected") for n in r["attrs"]["notes"])
+    assert pb_flagged == said
     spec = r["sum_spectrum"]  # one line at 10.55 keV: Pb L-alpha or As K-alpha
     assert spec["names"][0] in ("Pb", "As") and spec["counts"].shape == spec["energy_kev"].shape
     assert spec["components"][0].sum() <= spec["counts"].sum()

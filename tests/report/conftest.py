@@ -27,23 +27,34 @@ def make_results(
     card=None,
     model_lacks=(),
     binning=1,
+    unaccounted=False,
+    miss_vermilion=False,
 ):
     """Write ``folder/maps.h5``: vermilion on the left half, lead white on the right; Hg and Pb
     detected where their pigments are. ``pixel_size_mm`` and ``notes`` are set on /entry as a
-    map run would; None: the attribute is absent, as in files written before them."""
+    map run would; None: the attribute is absent, as in files written before them.
+    ``unaccounted``: store the unaccounted-element flags a map run now stores;
+    ``miss_vermilion``: vermilion is not claimed where Hg is detected."""
     folder.mkdir(parents=True, exist_ok=True)
     h, w = shape
     rng = np.random.default_rng(0)
     left = np.zeros(shape, bool)
     left[:, : w // 2] = True
-    prob = np.stack([np.where(left, 0.9, 0.05), np.where(left, 0.1, 0.8),
-                     np.full(shape, 0.3)], axis=-1)  # fmt: skip
+    prob = np.stack([np.where(left, 0.05 if miss_vermilion else 0.9, 0.05),
+                     np.where(left, 0.1, 0.8), np.full(shape, 0.3)], axis=-1)  # fmt: skip
     elements = np.stack([np.where(left, 200.0, 1.0), np.where(left, 5.0, 300.0),
                          rng.uniform(0, 50, shape)], axis=-1).astype(np.float32)  # fmt: skip
     significance = np.stack([np.where(left, 12.0, 0.5), np.where(left, 1.0, 15.0),
                              np.full(shape, 4.0)], axis=-1).astype(np.float32)  # fmt: skip
     support = np.stack([np.where(left, 1, 0), np.where(left, 0, 1), np.where(left, 0, 1)],
                        axis=-1).astype(np.int8)  # fmt: skip
+    loose = None
+    if unaccounted:
+        from pigmentmap.mapping.unaccounted import UnaccountedRule
+
+        rule = UnaccountedRule.of(NAMES, ELEMENTS)
+        loose = {"flags": rule.flags(significance, prob, NAMES), "elements": rule.elements,
+                 "candidates": {e: list(c) for e, c in rule.candidates.items()}, "sigma": 5.0}  # fmt: skip
     layers = np.zeros((h, w, len(NAMES), 2))
     layers[..., 0] = 0.8
     layers[..., 1] = 0.1
@@ -79,6 +90,7 @@ def make_results(
             "axis": {"offset_kev": 0.0, "gain_kev": 0.01},
             "model_lacks": list(model_lacks),
             "truth": None,
+            "unaccounted": loose,
         },
     )
     with h5py.File(folder / RESULTS, "a") as f:

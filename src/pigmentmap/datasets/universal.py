@@ -463,6 +463,44 @@ def present_class_z(
     >>> bool(z[0, 0, 0] < z[1, 0, 0])
     True
     """
+    z = np.zeros((len(stacks), len(label_names), len(upper_kev)), dtype=np.float32)
+    removed = class_removals(sim, stacks, labels, label_names, filler=filler)
+    if removed is not None:
+        with_counts, rows, cols, without_counts = removed
+        z[rows, cols] = detectability_z(
+            with_counts[rows], without_counts, energies_kev=sim.instrument.axis.energies,
+            upper_kev=upper_kev,
+        )  # fmt: skip
+    return z
+
+
+def class_removals(
+    sim: Simulator,
+    stacks: Sequence[Stack],
+    labels: np.ndarray,
+    label_names: Sequence[str],
+    *,
+    filler: Pigment,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """The expected spectra of ``stacks`` and of each stack without each present class (with
+    its stand-ins, its mass replaced by ``filler``): ``(with_counts (N, C), rows (J,), cols
+    (J,), without_counts (J, C))``, one row of ``without_counts`` per (stack, class) job;
+    None where no class is present.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pigmentmap.instruments import load_instrument
+    >>> from pigmentmap.materials import default_library, parse_stack
+    >>> from pigmentmap.simulate import Simulator
+    >>> lib = default_library()
+    >>> sim = Simulator(load_instrument("elio"), secondary_fluorescence=False)
+    >>> s = [parse_stack("VM=0.5+LW=0.5:50/CaCO3:100", library=lib)]
+    >>> w, rows, cols, wo = class_removals(sim, s, np.array([[1, 1]]), ["vermilion", "lead_white"],
+    ...                                    filler=lib["linseed_oil"])
+    >>> rows.tolist(), cols.tolist(), wo.shape[0]
+    ([0, 0], [0, 1], 2)
+    """
     from pigmentmap.datasets.designs import STAND_INS
 
     jobs: list[tuple[int, int]] = []
@@ -473,17 +511,13 @@ def present_class_z(
             names = {name} | {p for p, cls in STAND_INS.items() if cls == name}
             jobs.append((i, int(k)))
             without.append(without_pigment(stack, names, filler))
-    z = np.zeros((len(stacks), len(label_names), len(upper_kev)), dtype=np.float32)
-    if jobs:
-        with_counts = sim.simulate(stacks).counts
-        without_counts = sim.simulate(without).counts
-        rows = np.array([i for i, _ in jobs])
-        cols = np.array([k for _, k in jobs])
-        z[rows, cols] = detectability_z(
-            with_counts[rows], without_counts, energies_kev=sim.instrument.axis.energies,
-            upper_kev=upper_kev,
-        )  # fmt: skip
-    return z
+    if not jobs:
+        return None
+    with_counts = sim.simulate(list(stacks)).counts
+    without_counts = sim.simulate(without).counts
+    rows = np.array([i for i, _ in jobs])
+    cols = np.array([k for _, k in jobs])
+    return with_counts, rows, cols, without_counts
 
 
 def present_part_z(

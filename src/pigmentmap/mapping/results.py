@@ -18,6 +18,10 @@ Layout (every image stack has the map index first, then rows ``y`` and columns `
       groups/                NXdata  signal probability (G, H, W); names; members/ and why/
       layers/                NXdata  signal probability (2K, H, W): p(top layer), p(lower
                                      layer) for each class; names "<pigment> top|under"
+      unaccounted/           NXdata  signal flags (U, H, W) int8: 1 where the element is
+                                     detected and no pigment holding it is claimed
+                                     (:mod:`pigmentmap.mapping.unaccounted`); names (U);
+                                     candidates/ (attrs per element), sigma
       sum_spectrum/          NXdata  signal counts (C): the sum of all pixels; axis energy
                                      (keV); component_<El>: each strong element's fitted
                                      principal line family
@@ -157,6 +161,7 @@ class ResultsWriter:
     chunk_rows : int
         Rows per stored chunk (best: the rows of a block).
     element_units : str
+    unaccounted : the elements whose unaccounted-for flags are stored (none: no such maps)
 
     Examples
     --------
@@ -183,6 +188,7 @@ class ResultsWriter:
         layers: bool,
         chunk_rows: int = 64,
         element_units: str = "counts",
+        unaccounted: tuple[str, ...] | list[str] = (),
     ) -> None:
         from pigmentmap import __version__
 
@@ -224,6 +230,11 @@ class ResultsWriter:
         }  # fmt: skip
         if layers:
             self._targets["layers"] = entry["layers/probability"]
+        if len(unaccounted):
+            _nxdata(entry, "unaccounted", "flags", (len(unaccounted), h, w), np.int8,
+                    list(unaccounted), long_name="detected, no pigment holding it claimed",
+                    chunk_rows=rows)  # fmt: skip
+            self._targets["unaccounted_flags"] = entry["unaccounted/flags"]
 
     def write_rows(self, r0: int, parts: dict[str, Any]) -> None:
         """Rows ``r0:r0 + h`` of every map in ``parts`` ((h, W, ...) arrays, keys as in
@@ -256,6 +267,13 @@ class ResultsWriter:
         rule.pop("codes", None)
         for k, v in rule.items():
             ev.attrs[k] = v
+        if "unaccounted" in entry and parts.get("unaccounted"):
+            rule = dict(parts["unaccounted"])
+            rule.pop("flags", None)
+            rule.pop("elements", None)
+            _put(entry["unaccounted"], "candidates", rule.pop("candidates", {}))
+            for k, v in rule.items():
+                entry["unaccounted"].attrs[k] = v
         members = entry["groups"].create_group("members")
         why = entry["groups"].create_group("why")
         for g in parts["group_list"]:
@@ -307,16 +325,23 @@ def write_results(path: str | Path, parts: dict[str, Any]) -> Path:
     ``missing``, ``evidence`` (the rule), ``groups``, ``group_list`` (dicts with members and
     why), ``layers`` (or None), and metadata ``model_card``, ``model``, ``source``,
     ``source_sha256``, ``binning``, ``instrument``, ``axis``, ``model_lacks``, ``truth`` (or
-    None), ``notes`` (the run's notices) and ``pixel_size_mm`` (or None), both optional.
+    None), ``notes`` (the run's notices) and ``pixel_size_mm`` (or None), both optional;
+    ``unaccounted`` (optional): ``flags`` (H, W, U), ``elements`` (U), ``candidates`` and the
+    rule's values.
     """
     h, w = np.shape(parts["prob"])[:2]
+    loose = parts.get("unaccounted") or {}
     writer = ResultsWriter(
         path, shape=(h, w), names=parts["names"], element_names=parts["element_names"],
         group_names=[" | ".join(g["members"]) for g in parts["group_list"]],
         layers=parts.get("layers") is not None, element_units=parts["element_units"],
+        unaccounted=tuple(loose.get("elements", ())),
     )  # fmt: skip
     try:
-        writer.write_rows(0, parts)
+        rows = dict(parts)
+        if loose:
+            rows["unaccounted_flags"] = np.asarray(loose["flags"]).astype(np.int8)
+        writer.write_rows(0, rows)
         return writer.finish(parts)
     finally:
         writer.close()
@@ -331,7 +356,8 @@ def read_results(folder: str | Path) -> dict[str, Any]:
 
     Keys: ``prob``, ``raw``, ``names``, ``elements``, ``element_names``, ``significance``,
     ``support``, ``missing``, ``groups``, ``group_names``, ``group_list``, ``layers`` (or
-    absent), ``evidence`` (the rule), ``element_flags``, ``model_card``, ``attrs`` (the entry's
+    absent), ``unaccounted`` (flags (H, W, U), ``elements``, ``candidates`` and the rule's
+    values; absent from files of earlier versions), ``evidence`` (the rule), ``element_flags``, ``model_card``, ``attrs`` (the entry's
     attributes), and ``truth``, ``truth_names``, ``truth_layers``, ``strips`` for phantoms.
     """
     p = Path(folder)
@@ -391,10 +417,20 @@ def read_results(folder: str | Path) -> dict[str, Any]:
             stack = e["layers/probability"][()]  # (2K, H, W)
             k = stack.shape[0] // 2
             out["layers"] = np.stack([stack[:k], stack[k:]], axis=-1).transpose(1, 2, 0, 3)
+        if "unaccounted" in e:
+            g = e["unaccounted"]
+            extra = {k: v for k, v in _get(g).items()
+                     if k not in ("signal", "axes", "title", "candidates")}  # fmt: skip
+            out["unaccounted"] = {
+                "flags": maps("unaccounted", "flags").astype(bool),
+                "elements": _names(g["names"]),
+                "candidates": {k: [_text(x) for x in v] for k, v in _get(g["candidates"]).items()},
+                **extra,
+            }
         out["model_card"] = out["attrs"].pop("model_card", {})
         out["axis"] = out["attrs"].pop("calibration", {})
         for key in ("instrument", "pigments", "sum_spectrum", "elements", "significance",
-                    "evidence", "groups", "layers", "truth"):  # fmt: skip
+                    "evidence", "groups", "layers", "truth", "unaccounted"):  # fmt: skip
             out["attrs"].pop(key, None)
         if "truth/pigment_maps" in e:
             out["truth"] = e["truth/pigment_maps"][()]

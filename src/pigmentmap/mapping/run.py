@@ -51,6 +51,11 @@ from pigmentmap.mapping.evidence import (
 from pigmentmap.mapping.partial import PartialRun, source_stamp
 from pigmentmap.mapping.pigments import PigmentPredictor, check_cube
 from pigmentmap.mapping.results import RESULTS, ResultsWriter
+from pigmentmap.mapping.unaccounted import (
+    NEIGHBOUR_SHARE,
+    UNACCOUNTED_SIGMA,
+    UnaccountedRule,
+)
 
 
 def source_hash(path: str | Path) -> str:
@@ -323,15 +328,23 @@ def run_map(
             .max(axis=(1, 3)),
             "names": truth["names"],
         }
+    loose = UnaccountedRule.of(names, fitter.names)
     with atomic_dir(out, overwrite=True, marker=RESULTS) as tmp:  # checked above
         writer = ResultsWriter(
             tmp / RESULTS, shape=(hh, ww), names=names, element_names=fitter.names,
             group_names=[" | ".join(g.members) for g in post.groups],
             layers=predictor.layer_model is not None, chunk_rows=blocks[0][1] - blocks[0][0],
+            unaccounted=loose.elements,
         )  # fmt: skip
         try:
+            flagged = np.zeros(len(loose.elements), dtype=np.int64)
             for i, (r0, _r1) in enumerate(blocks):
-                writer.write_rows(r0, partial.load(i))
+                part = partial.load(i)
+                here = loose.flags(part["significance"], part["prob"], names)
+                flagged += here.sum(axis=(0, 1))
+                writer.write_rows(r0, {**part, "unaccounted_flags": here.astype(np.int8)})
+            for line in loose.notes(flagged, hh * ww):
+                note(line)
             writer.finish(
                 {
                     "element_flags": fitter.flags,
@@ -341,6 +354,11 @@ def run_map(
                         "cap": UNSUPPORTED_CAP,
                         "key_elements": {k: list(v) for k, v in key.items()},
                         "unmeasured": {k: list(v) for k, v in unmeasured.items()},
+                    },
+                    "unaccounted": {
+                        "sigma": UNACCOUNTED_SIGMA,
+                        "neighbour_share": NEIGHBOUR_SHARE,
+                        "candidates": {e: list(c) for e, c in loose.candidates.items()},
                     },
                     "group_list": [g.to_dict() for g in post.groups],
                     "model_card": predictor.card,

@@ -415,6 +415,7 @@ def _honesty_sections(
             + "".join(f"<li>{html.escape(n)}</li>" for n in reported)
             + "</ul>"
         )
+    parts += _unaccounted_section(res, bar=bar)
     groups = [g for g in res.get("group_list", []) if len(g["members"]) > 1]
     if groups and "groups" in res:
         parts.append(
@@ -461,6 +462,91 @@ def _honesty_sections(
     return parts
 
 
+def unaccounted_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per element flagged anywhere (:mod:`pigmentmap.mapping.unaccounted`): its share of
+    pixels and each candidate's mean probability there, most flagged first.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> res = {"names": ("lead_white", "red_lead"), "prob": np.array([[[0.3, 0.1], [0.9, 0.0]]]),
+    ...        "unaccounted": {"elements": ("Pb",), "flags": np.array([[[True], [False]]]),
+    ...                        "candidates": {"Pb": ["lead_white", "red_lead"]}}}
+    >>> unaccounted_rows(res)
+    [{'element': 'Pb', 'percent': 50.0, 'candidates': [('lead_white', 0.3), ('red_lead', 0.1)]}]
+    """
+    u = res.get("unaccounted")
+    if not u:
+        return []
+    out = []
+    for j, e in enumerate(u["elements"]):
+        flag = u["flags"][..., j]
+        if not flag.any():
+            continue
+        cands = [
+            (c, round(float(res["prob"][..., res["names"].index(c)][flag].mean()), 3))
+            for c in u["candidates"].get(e, [])
+            if c in res["names"]
+        ]
+        cands.sort(key=lambda t: -t[1])
+        out.append({"element": e, "percent": round(100.0 * float(flag.mean()), 1),
+                    "candidates": cands})  # fmt: skip
+    out.sort(key=lambda r: -r["percent"])
+    return out
+
+
+def _unaccounted_figure(
+    res: dict[str, Any], elements: list[str], *, bar: ScaleBar | None = None
+) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    u = res["unaccounted"]
+    fig, axes = plt.subplots(
+        1, len(elements), figsize=(3.2 * len(elements), 3.4), dpi=90, squeeze=False
+    )
+    for ax, e in zip(axes[0], elements, strict=True):
+        counts = res["elements"][..., res["element_names"].index(e)]
+        grey = scaled(counts)
+        flag = u["flags"][..., u["elements"].index(e)]
+        rgb = np.stack([grey] * 3, axis=-1) * 0.6
+        rgb[flag] = (1.0, 0.45, 0.0)
+        ax.imshow(rgb, interpolation="nearest")
+        ax.set_title(f"{e}: unaccounted (orange)", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        draw_scale_bar(ax, bar, image_height_px=rgb.shape[0])
+    fig.tight_layout()
+    return _png_b64(fig)
+
+
+def _unaccounted_section(res: dict[str, Any], *, bar: ScaleBar | None = None) -> list[str]:
+    """Where an element is detected and no pigment holding it is claimed."""
+    rows = unaccounted_rows(res)
+    if not rows:
+        return []
+    u = res["unaccounted"]
+    items = "".join(
+        f"<li><b>{html.escape(r['element'])}</b> on {r['percent']:.1f} % of pixels; could be "
+        + ", ".join(f"{html.escape(c)} (mean p {p:.2f} there)" for c, p in r["candidates"])
+        + "</li>"
+        for r in rows
+    )
+    shown = [r["element"] for r in rows][:6]
+    return [
+        "<h2>Elements no claimed pigment accounts for</h2><p>Where an element is detected at "
+        f"{float(u.get('sigma', 10)):g} sigma or more (and well above what a strong neighbouring "
+        "line could lend it) and no pigment holding it is claimed: the model has missed a "
+        "pigment there, or the element comes from something it does not know (a ground, an "
+        "impurity, a pigment outside its palette). These pixels are not evidence of absence; "
+        "look at them with other means.</p><ul>" + items + "</ul>",
+        f"<img alt='unaccounted elements{_bar_alt(bar)}' src='data:image/png;base64,"
+        f"{_unaccounted_figure(res, shown, bar=bar)}'>",
+    ]
+
+
 def not_found(res: dict[str, Any]) -> list[str]:
     """For each class claimed nowhere, what the element evidence says about it.
 
@@ -500,7 +586,8 @@ def write_report(folder: str | Path, *, out: str | Path | None = None) -> Path:
     bar"); what the model was trained on and what its held-out figures mean
     (:func:`pigmentmap.report.notes.model_note`); ground-truth metrics (phantoms); summary; notes
     (the report's own, then every other notice the map run stored in the ``notes`` attribute, in
-    order); look-alike groups; calibration; layers; sum spectrum; element maps (flagged maps
+    order); elements no claimed pigment accounts for; look-alike groups; calibration; layers;
+    sum spectrum; element maps (flagged maps
     marked, with why); each pigment against its key elements. Every map panel has a scale bar
     when ``pixel_size_mm`` is known (:func:`pigmentmap.report.scale.scale_bar`).
 
