@@ -111,3 +111,14 @@ def test_posterior_of_an_old_card_says_what_is_missing_and_passes_probabilities_
     assert post.classes(np.array([[0.3]]))[0].tolist() == pytest.approx([0.3])
     with pytest.raises(PigmentmapError, match="do not cover"):
         Posterior.from_card({"label_names": ["a", "b"], "groups": [{"members": ["a"]}]})
+
+
+def test_pigments_with_the_same_key_elements_are_one_group_without_any_confusion():
+    names = ["iron_oxide", "yellow_ochre", "prussian_blue", "raw_umber", "vermilion"]
+    y = np.eye(5)[np.arange(50) % 5]
+    p = y * 0.9  # a perfect model: no confusion at all
+    groups = {g.members: g.why for g in find_groups(y, p, names)}
+    fe = ("iron_oxide", "yellow_ochre", "prussian_blue")
+    assert fe in groups and "the same key elements (Fe)" in groups[fe]
+    assert ("raw_umber",) in groups  # Fe and Mn: its manganese sets it apart
+    assert ("vermilion",) in groups

@@ -48,6 +48,10 @@ def test_api_gives_maps_pixels_and_regions(results):
         view.region(0, 0, 6, 0)
     with pytest.raises(PigmentmapError, match="no maps of kind"):
         view.map_png("nothing", 0)
+    # where each element is detected and no pigment holding it is claimed
+    loose = view.res["unaccounted"]
+    assert meta["kinds"]["unaccounted"] == list(loose["elements"]) and "Pb" in loose["elements"]
+    assert view.map_png("unaccounted", loose["elements"].index("Pb"))[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_a_port_in_use_is_one_line(results, capsys):

@@ -5,15 +5,21 @@ Prussian blue are all iron; azurite and malachite are both copper. A network ask
 splits them arbitrarily. :func:`find_groups` finds such groups from a model's own errors on
 held-out simulation, backed by the pigments' element signatures:
 
-1. confusion of ``i`` for ``j``: among the counted spectra where ``j`` is present and ``i`` is
+1. classes with the same non-empty set of key elements are one group: iron oxide, the ochres
+   and Prussian blue (Fe), azurite and malachite (Cu). Nothing XRF sees in air separates them,
+   and a network spreads its probability over them: on held-out universal spectra where an Fe
+   pigment is present and detectable at 50 sigma or more, the shipped model claimed none of the
+   five Fe classes in 29 % of cases, its largest Fe probability being 0.34-0.45 (quartiles), so
+   a group of two of them missed what all four together catch;
+2. confusion of ``i`` for ``j``: among the counted spectra where ``j`` is present and ``i`` is
    absent, the share where ``i`` is claimed (p >= 0.5);
-2. pairs are taken from the most confused down to ``min_confusion``; a pair joins its two groups
+3. pairs are taken from the most confused down to ``min_confusion``; a pair joins its two groups
    when all their members still share a key element
    (:func:`pigmentmap.mapping.evidence.key_elements`), or when none has any (invisible to XRF:
    ultramarine, organic lakes). A model error between pigments with nothing in common is a model
    error, not a limit of XRF, and is not grouped; a pigment with two key elements does not chain
    two groups (chrome yellow, Pb and Cr, joins the lead whites or the chromium greens, not both);
-3. every class not joined is a group of its own.
+4. every class not joined is a group of its own.
 
 A group's probability is ``1 - prod(1 - p_i)`` over its members (at least one of them is
 present), and its truth is the OR of its members'.
@@ -154,6 +160,12 @@ def find_groups(
     )
     common = {i: set(keys[names[i]]) for i in range(len(names))}
     reasons: dict[tuple[int, int], str] = {}
+    for i in range(len(names)):
+        for j in range(i + 1, len(names)):
+            if keys[names[i]] and keys[names[i]] == keys[names[j]] and root(i) != root(j):
+                parent[root(i)] = root(j)
+                els = "/".join(sorted(keys[names[i]]))
+                reasons[(i, j)] = f"{names[i]} / {names[j]}: the same key elements ({els})"
     for rate, i, j in pairs:
         if rate < min_confusion:
             break

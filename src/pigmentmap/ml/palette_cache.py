@@ -48,6 +48,12 @@ def cache_dir() -> Path:
     return Path(root) / "palettes"
 
 
+#: What the code makes of a palette: bumped when a palette model made by the same inputs would
+#: now differ, so that a kept one is made again (2: look-alike groups join the pigments with the
+#: same key elements).
+RECIPE = 2
+
+
 def palette_key(
     base_card: dict[str, Any],
     names: Sequence[str],
@@ -55,7 +61,7 @@ def palette_key(
     library: PigmentLibrary,
 ) -> str:
     """A short hash of what makes a palette model: the base model's weights and layer head,
-    the sorted pigment names, the settings and the library.
+    the sorted pigment names, the settings, the library and the :data:`RECIPE`.
 
     Examples
     --------
@@ -77,6 +83,7 @@ def palette_key(
         "pigments": sorted(names),
         "settings": asdict(settings),
         "library": library.hash,
+        "recipe": RECIPE,
     }
     return hashlib.sha256(json.dumps(made_of, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -420,9 +420,9 @@ def _honesty_sections(
     if groups and "groups" in res:
         parts.append(
             "<h2>Look-alike groups</h2><p>Pigments XRF cannot tell apart under these conditions "
-            "(found from the model's confusions on held-out simulation, among pigments sharing "
-            "their key elements). The group probability (at least one member present) is "
-            "reliable; the split within a group is uncertain.</p><ul>"
+            "(pigments with the same key elements, and those the model confuses on held-out "
+            "simulation among pigments sharing one). The group probability (at least one member "
+            "present) is reliable; the split within a group is uncertain.</p><ul>"
             + "".join(
                 f"<li><b>{html.escape(' | '.join(g['members']))}</b>: {html.escape(g['why'])}</li>"
                 for g in groups

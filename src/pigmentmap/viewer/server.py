@@ -2,9 +2,10 @@
 
 Served on 127.0.0.1 only (never beyond the machine), with no file from the internet: the page,
 its script and its images all come from this server. Pick any map (pigment probabilities, element
-maps, significance, look-alike groups); click a pixel to see its spectrum (read from the source
-scan, when it is still where ``map`` found it), the lines of the elements detected there and its
-pigment probabilities; drag a rectangle to see the mean spectrum and probabilities of a region.
+maps, significance, look-alike groups, where an element is detected and no pigment holding it is
+claimed); click a pixel to see its spectrum (read from the source scan, when it is still where
+``map`` found it), the lines of the elements detected there and its pigment probabilities; drag a
+rectangle to see the mean spectrum and probabilities of a region.
 
 Routes: ``/`` (the page), ``/api/meta`` (names, shape, what is available), ``/api/map.png?kind=
 &index=`` (one map as a PNG, colour map cividis, scaled to its 99th percentile or to 0-1 for
@@ -34,6 +35,7 @@ KINDS = {
     "elements": ("elements", "element_names", False),
     "significance": ("significance", "element_names", False),
     "groups": ("groups", "group_names", True),
+    "unaccounted": ("unaccounted_flags", "unaccounted_elements", True),
 }
 
 
@@ -45,6 +47,10 @@ class ResultsView:
 
         self.folder = Path(folder)
         self.res = read_results(folder)
+        loose = self.res.get("unaccounted")
+        if loose:  # where each element is detected and no pigment holding it is claimed
+            self.res["unaccounted_flags"] = np.asarray(loose["flags"], dtype=np.float32)
+            self.res["unaccounted_elements"] = tuple(loose["elements"])
         self.cube: Any = None
         self.note = ""
         source = self.res["attrs"].get("source")
