@@ -52,3 +52,41 @@ def test_identifiable_never_exceeds_detectable_and_only_imitated_classes_drop(li
     assert ((z > 0) == (labels[..., None] > 0)).all()
     assert ident[0, 0, -1] < 0.5 * z[0, 0, -1]  # a little more ochre gives most of its iron
     assert ident[1, 2, -1] == pytest.approx(z[1, 2, -1])  # nothing else has Hg
+
+
+def test_a_moved_pigment_leaves_every_layer_whole(library):
+    from pigmentmap.datasets.imitation import moved_stack
+
+    s = parse_stack("VM=0.2+LW=0.8:30/ZW=0.5+CaCO3=0.5:100", library=library)
+    m = moved_stack(s, {"vermilion"}, library["vermilion"], to_layer=1, fraction=0.4,
+                    filler=library["linseed_oil"])  # fmt: skip
+    for layer in m.layers:
+        assert sum(f for _, f in layer.components) == pytest.approx(1.0)
+    top = {p.name: f for p, f in m.layers[0].components}
+    low = {p.name: f for p, f in m.layers[1].components}
+    assert "vermilion" not in top and low["vermilion"] == pytest.approx(0.4)
+    assert low["zinc_white"] == pytest.approx(0.3)
+    with pytest.raises(PigmentmapError):
+        moved_stack(s, {"vermilion"}, library["vermilion"], to_layer=1, fraction=0.0,
+                    filler=library["linseed_oil"])  # fmt: skip
+
+
+def test_a_thin_light_top_layer_cannot_say_where_its_pigment_is_but_a_lead_cover_can(library, elio):
+    from pigmentmap.datasets.imitation import layer_imitation_z
+    from pigmentmap.datasets.universal import present_class_z
+
+    sim = Simulator(elio.with_changes(live_time_s=elio.live_time_s / 2), library=library,
+                    secondary_fluorescence=False)  # fmt: skip
+    names = ["zinc_white", "vermilion", "lead_white"]
+    stacks = [parse_stack("ZW=0.02+CaCO3=0.98:20/CaCO3:100", library=library),  # 20 um of chalk
+              parse_stack("VM=0.5+LW=0.5:5/LW:100/CaCO3:100", library=library)]  # fmt: skip
+    labels = np.array([[1, 0, 0], [0, 1, 1]])
+    oil = library["linseed_oil"]
+    z = layer_imitation_z(sim, stacks, labels, names, filler=oil, upper_kev=(42.0,))
+    seen = present_class_z(sim, stacks, labels, names, filler=oil, upper_kev=(42.0,))
+    # zinc white: plainly there (removing it changes the spectrum at > 30 sigma), but 2 % in
+    # 20 um of chalk on top and a little less in the chalk below give the same spectrum
+    assert z[0, 0, 0] < 5.0 < 30.0 < seen[0, 0, 0]
+    assert z[1, 1, 0] > 50.0  # vermilion under 100 um of lead white would vanish
+    assert np.isnan(z[1, 2, 0])  # lead white is in both layers: not tried
+    assert np.isnan(z[0, 1, 0])  # absent

@@ -44,6 +44,12 @@ def test_identify_reads_a_real_point_spectrum_as_bone_black_with_its_calcium(tmp
     assert "claimed (p >= 0.5): bone_black" in stdout
     ranked = [p["probability"] for p in result["pigments"]]
     assert ranked == sorted(ranked, reverse=True) and len(ranked) == 29
+    # its traces (Zn, Fe, Hg, Pb) are detected and no pigment holding them is claimed: said
+    loose = {u["element"]: u for u in result["unaccounted"]}
+    assert {"Zn", "Fe"} <= set(loose) and "Ca" not in loose  # Ca: a ground's, never flagged
+    assert all(u["significance"] >= 5 for u in loose.values())
+    assert list(loose["Zn"]["candidates"]) == ["zinc_white"]
+    assert "unaccounted for: Zn detected at" in stdout
 
 
 def test_identify_sums_a_scan_and_caps_a_claim_without_its_element(tmp_path, capsys):
@@ -58,6 +64,10 @@ def test_identify_sums_a_scan_and_caps_a_claim_without_its_element(tmp_path, cap
     assert rows["vermilion"]["evidence"] == "NOT detected"
     assert rows["vermilion"]["probability"] <= 0.25
     assert rows["lead_white"]["group"]  # a look-alike group of the Pb pigments
+    # Pb is far above 5 sigma: unaccounted for exactly where no pigment holding it is claimed
+    held = any(r["probability"] >= 0.5 for r in rows.values() if "Pb" in r["elements"])
+    flagged = [u["element"] for u in json.loads(out.read_text())["unaccounted"]]
+    assert ("Pb" in flagged) == (not held)
     # a call below the shipped card's confidence threshold is uncertain, and only such a call
     from pigmentmap.evaluate.layers import card_min_confidence, layer_calls
     from pigmentmap.ml.checkpoint import read_card, resolve_model

@@ -80,6 +80,17 @@ def test_counts_span_three_decades_and_weak_positives_are_masked():
     assert 0 < weights.mean() < 1
 
 
+def test_a_measurement_says_how_its_counts_and_range_scale_a_stored_significance():
+    aug = _augmenter(z=3.0)
+    rng = np.random.default_rng(11)
+    for _ in range(50):
+        m = aug.measure(0, rng)
+        z = aug.detectability[0, :, m.range_index] * m.z_scale
+        assert m.weights[0] == (z[0] >= aug.s.sigma)  # the present class: exactly its mask
+        assert m.weights[1] == 1.0  # an absent class always counts
+        assert 0 <= m.range_index < aug.detectability.shape[-1] and m.z_scale > 0
+
+
 def test_a_label_below_the_noise_at_the_drawn_counts_becomes_zero_and_keeps_its_weight():
     # a class in both layers (present, z 100): its top part strong, its lower part at z 3 at the
     # stored counts (about 10^4): "both" where the counts show the lower part, "top" elsewhere

@@ -257,3 +257,114 @@ def present_identifiable_z(
         )
         ident[ar, ac] = np.minimum(ident[ar, ac], z_alt)
     return z, ident
+
+
+#: Concentration factors tried when a pigment is moved to the other side of the top layer's
+#: lower boundary: 1/64 to 64 times its fraction. Moved down, it may need to be richer (under an
+#: absorbing cover) or poorer (into a thick layer that holds more of it); moved up, the reverse.
+MOVE_FACTORS = tuple(2.0**e for e in range(-6, 7))
+
+
+def moved_stack(
+    stack: Stack, remove: set[str], add: Pigment, *, to_layer: int, fraction: float,
+    filler: Pigment,
+) -> Stack:  # fmt: skip
+    """``stack`` with the pigments ``remove`` taken out of every layer (their mass replaced by
+    ``filler``) and ``add`` put into layer ``to_layer`` at ``fraction`` of its pigment part (the
+    layer's other components scaled down to make room).
+
+    Examples
+    --------
+    >>> from pigmentmap.materials import default_library, parse_stack
+    >>> lib = default_library()
+    >>> s = parse_stack("VM=0.1+LW=0.9:30/CaCO3:100", library=lib)
+    >>> m = moved_stack(s, {"vermilion"}, lib["vermilion"], to_layer=1, fraction=0.2,
+    ...                 filler=lib["linseed_oil"])
+    >>> [{p.name: round(f, 2) for p, f in layer.components} for layer in m.layers]
+    [{'lead_white': 0.9, 'linseed_oil': 0.1}, {'calcium_carbonate': 0.8, 'vermilion': 0.2}]
+    """
+    from pigmentmap.datasets.universal import without_pigment
+
+    if not 0.0 < fraction <= 1.0:
+        raise PigmentmapError(f"a moved pigment's fraction must be in (0, 1], got {fraction}")
+    out = list(without_pigment(stack, remove, filler).layers)
+    layer = out[to_layer]
+    comps = [(p, f * (1.0 - fraction)) for p, f in layer.components]
+    out[to_layer] = _with_components(layer, [*comps, (add, fraction)], filler)
+    return Stack(tuple(out))
+
+
+def layer_imitation_z(
+    sim: object,
+    stacks: Sequence[Stack],
+    labels: np.ndarray,
+    label_names: Sequence[str],
+    *,
+    filler: Pigment,
+    upper_kev: tuple[float, ...],
+) -> np.ndarray:
+    """How well the other layering imitates each present class's: (N, K, len(upper_kev)), the
+    least matched-filter significance between the stack and the stack with the class moved, NaN
+    where not tried (absent classes and classes in both the top and a lower layer).
+
+    A class only in the top layer is moved into the layer below it, a class only in lower layers
+    into the top layer, each at :data:`MOVE_FACTORS` times its largest fraction (at most all of
+    the layer's pigment part). Below 5 sigma at the counts of a measurement, no method can tell the two
+    layerings apart from that spectrum.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pigmentmap.instruments import load_instrument
+    >>> from pigmentmap.materials import default_library, parse_stack
+    >>> from pigmentmap.simulate import Simulator
+    >>> lib = default_library()
+    >>> sim = Simulator(load_instrument("elio"), secondary_fluorescence=False)
+    >>> stacks = [parse_stack("VM=0.5+LW=0.5:20/CaCO3:100", library=lib)]
+    >>> z = layer_imitation_z(sim, stacks, np.array([[1, 1]]), ["vermilion", "lead_white"],
+    ...                       filler=lib["linseed_oil"], upper_kev=(42.0,))
+    >>> bool(z[0, 0, 0] > 5)  # vermilion in chalk under 20 um of lead white: another spectrum
+    True
+    """
+    from pigmentmap.datasets.designs import layer_labels_of
+    from pigmentmap.datasets.universal import detectability_z
+
+    labels = np.asarray(labels)
+    out = np.full((len(stacks), len(label_names), len(upper_kev)), np.nan, dtype=np.float32)
+    jobs: list[tuple[int, int]] = []
+    alternatives: list[Stack] = []
+    for i, stack in enumerate(stacks):
+        thick = [j for j, layer in enumerate(stack.layers) if layer.thickness_um > 0]
+        if len(thick) < 2:
+            continue
+        parts = layer_labels_of(stack, tuple(label_names))
+        members = class_members(stack, label_names)
+        for c in np.flatnonzero(labels[i]):
+            top, lower = parts[int(c)]
+            names = members.get(int(c))
+            if not names or top == lower:
+                continue
+            present = [
+                (j, p, f) for j in thick for p, f in stack.layers[j].components if p.name in names
+            ]
+            _, pigment, base = max(present, key=lambda t: t[2])
+            target = thick[1] if top else thick[0]
+            for fraction in sorted({min(1.0, base * x) for x in MOVE_FACTORS}):
+                jobs.append((i, int(c)))
+                alternatives.append(
+                    moved_stack(
+                        stack, names, pigment, to_layer=target, fraction=fraction, filler=filler
+                    )
+                )
+    if not jobs:
+        return out
+    with_counts = sim.simulate(list(stacks)).counts  # type: ignore[attr-defined]
+    alt_counts = sim.simulate(alternatives).counts  # type: ignore[attr-defined]
+    rows = np.array([i for i, _ in jobs])
+    z = detectability_z(
+        with_counts[rows], alt_counts, energies_kev=sim.instrument.axis.energies,  # type: ignore[attr-defined]
+        upper_kev=upper_kev,
+    )  # fmt: skip
+    for (row, col), zz in zip(jobs, z, strict=True):
+        out[row, col] = np.fmin(out[row, col], zz)
+    return out

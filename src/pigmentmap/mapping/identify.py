@@ -19,6 +19,7 @@ from pigmentmap.core.spectrum import Cube
 from pigmentmap.instruments.instrument import Instrument
 from pigmentmap.mapping.elements import DEFAULT_ELEMENTS
 from pigmentmap.mapping.evidence import SUPPORTED, UNCHECKED, UNSUPPORTED, assess
+from pigmentmap.mapping.unaccounted import UnaccountedRule
 
 _SUPPORT_WORDS = {SUPPORTED: "detected", UNSUPPORTED: "NOT detected", UNCHECKED: "cannot check"}
 
@@ -38,11 +39,16 @@ class Identification:
         ``layer_confidence``, ``p_top`` and ``p_under``.
     n_spectra : number of spectra summed
     model_lacks : what the model has not (calibration, groups, layer order)
+    unaccounted : list of dict
+        Elements detected with no pigment holding them claimed
+        (:mod:`pigmentmap.mapping.unaccounted`): ``element``, ``significance`` and
+        ``candidates`` (class -> probability, most probable first).
     """
 
     pigments: list[dict[str, Any]]
     n_spectra: int
     model_lacks: tuple[str, ...]
+    unaccounted: tuple[dict[str, Any], ...] = ()
 
     def claimed(self, threshold: float = 0.5) -> list[dict[str, Any]]:
         """The pigments at or above ``threshold``."""
@@ -108,7 +114,18 @@ def identify(
             )
         rows.append(row)
     rows.sort(key=lambda r: -r["probability"])
-    return Identification(rows, h * w, post.missing)
+    loose = UnaccountedRule.of(names, fit.names)
+    flags = loose.flags(fit.significance[0, 0], prob[0, 0], names)
+    unaccounted = []
+    for e, hit in zip(loose.elements, flags, strict=True):
+        if hit:
+            could = [(c, round(float(prob[0, 0, names.index(c)]), 3)) for c in loose.candidates[e]]
+            unaccounted.append({
+                "element": e,
+                "significance": round(float(fit.significance[0, 0, fit.names.index(e)]), 1),
+                "candidates": dict(sorted(could, key=lambda t: -t[1])),
+            })  # fmt: skip
+    return Identification(rows, h * w, post.missing, tuple(unaccounted))
 
 
 def format_identification(result: Identification, *, top: int = 10) -> str:
@@ -122,6 +139,11 @@ def format_identification(result: Identification, *, top: int = 10) -> str:
     >>> print(format_identification(r))  # doctest: +NORMALIZE_WHITESPACE
     pigment                  p  network  key elements (sigma)   evidence      look-alike group
     vermilion             0.97     0.99  Hg 41                  detected      -
+    >>> r = Identification(r.pigments, 1, (), ({"element": "Fe", "significance": 12.0,
+    ...     "candidates": {"iron_oxide": 0.31, "red_ochre": 0.12}},))
+    >>> print(format_identification(r).splitlines()[-1])  # doctest: +NORMALIZE_WHITESPACE
+    unaccounted for: Fe detected at 12 sigma and no pigment holding it claimed (could be:
+    iron_oxide 0.31, red_ochre 0.12)
     """
     lines = [
         f"{'pigment':20} {'p':>5} {'network':>8}  {'key elements (sigma)':22} {'evidence':13} "
@@ -134,5 +156,11 @@ def format_identification(result: Identification, *, top: int = 10) -> str:
         lines.append(
             f"{r['name']:20} {r['probability']:5.2f} {r['network']:8.2f}  {els:22} "
             f"{r['evidence']:13} {group}{layer}"
+        )
+    for u in result.unaccounted:
+        could = ", ".join(f"{c} {p:.2f}" for c, p in u["candidates"].items())
+        lines.append(
+            f"unaccounted for: {u['element']} detected at {u['significance']:g} sigma and no "
+            f"pigment holding it claimed (could be: {could})"
         )
     return "\n".join(lines)

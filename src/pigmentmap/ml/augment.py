@@ -56,13 +56,17 @@ class AugmentSettings:
 @dataclass(frozen=True)
 class Measurement:
     """One drawn measurement: counts on the scan's channels, its true axis and the axis its file
-    would state (with the calibration error), the labels and their loss weights."""
+    would state (with the calibration error), the labels and their loss weights; ``z_scale``
+    and ``range_index`` turn a stored significance into this measurement's (``z[:, range_index]
+    * z_scale``: its counts, and the detectability range its axis covers)."""
 
     counts: np.ndarray
     true_axis: EnergyAxis
     nominal_axis: EnergyAxis
     labels: np.ndarray
     weights: np.ndarray
+    z_scale: float = 1.0
+    range_index: int = -1
 
 
 def _background(energies: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -184,7 +188,7 @@ class Augmenter:
             w = np.where((y > 0) & (z < s.sigma), 0.0, 1.0).astype(np.float32)
         else:
             w = (self.present[i] & (z >= s.sigma)).astype(np.float32)
-        return Measurement(measured, true_axis, nominal, y, w)
+        return Measurement(measured, true_axis, nominal, y, w, z_scale, r)
 
     def _one(self, i: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         m = self.measure(i, rng)
