@@ -18,10 +18,12 @@ Usage: python benchmarks/honest_answers.py [--model universal] [--work runs/]
   pixels where vermilion is claimed, and where Hg is detected at 3 sigma; and the elements no
   claimed pigment accounts for (:mod:`pigmentmap.evaluate.unaccounted`): the share of flags the
   truth backs, and the share of silent misses (a detectable pigment none of whose key elements
-  any claimed pigment holds) that are flagged;
+  any claimed pigment holds) that are flagged; and, for pigments with two key elements, how
+  many of their false claims hold one of their same-element mixtures
+  (:mod:`pigmentmap.evaluate.alternatives`);
 * ``painting``: a painting phantom (100 x 100, lab Ag tube at 0.1 s, seed 31): the per-pixel
   figures on labels physics can back (``/truth/detectable``), the evidence gate, the
-  unaccounted elements, and what the
+  unaccounted elements, the mixture alternatives, and what the
   maps say of paint under paint: of pigments present only in lower layers and detectable, the
   share claimed (p >= 0.5 after the gate) and, of those, the share the layer network puts
   underneath and not on top; the same on top for comparison.
@@ -41,6 +43,7 @@ import h5py
 import numpy as np
 
 from pigmentmap.datasets.universal import universal_design
+from pigmentmap.evaluate.alternatives import score_alternatives
 from pigmentmap.evaluate.metrics import class_metrics
 from pigmentmap.evaluate.unaccounted import score_unaccounted
 from pigmentmap.instruments import load_instrument
@@ -202,6 +205,7 @@ def phantom(model: str, work: Path, profile: str, seed: int, live_time_s: float 
     with h5py.File(scan) as f:
         detectable = f["truth/detectable"][()] if "truth/detectable" in f else None
     out["unaccounted"] = score_unaccounted(r, truth, truth_names, detectable=detectable)
+    out["mixture_alternatives"] = score_alternatives(prob, names, truth, truth_names)
     cols = [names.index(t) for t in truth_names]
     y = truth.reshape(-1, len(truth_names))
     for label, p in (("network", raw), ("calibrated_and_gated", prob)):
@@ -272,6 +276,7 @@ def painting(model: str, work: Path) -> dict:
         layers_truth = f["truth/layers"][()]
         detectable = f["truth/detectable"][()] > 0
     out["unaccounted"] = score_unaccounted(r, r["truth"], truth_names, detectable=detectable)
+    out["mixture_alternatives"] = score_alternatives(prob, names, r["truth"], truth_names)
     cols = [names.index(t) for t in truth_names]
     p, lay = prob[..., cols], r["layers"][..., cols, :]
     for where, sel in (("underneath_only", (layers_truth[..., 0] == 0) & (layers_truth[..., 1] == 1)),

@@ -190,6 +190,7 @@ def test_map_stores_evidence_groups_and_layers_and_the_report_shows_them(
     assert (support[..., names.index("lead_white")] == 1).all()
     assert prob[..., names.index("vermilion")].max() <= 0.25
     assert r["evidence"]["key_elements"]["chrome_yellow"] == ["Pb", "Cr"]
+    assert "chrome_oxide_green" in r["evidence"]["alternatives"]["chrome_yellow"]
     # elements no claimed pigment accounts for: stored as the rule computes them, and said
     from pigmentmap.mapping.unaccounted import UnaccountedRule
 

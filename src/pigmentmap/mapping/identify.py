@@ -17,6 +17,7 @@ import numpy as np
 
 from pigmentmap.core.spectrum import Cube
 from pigmentmap.instruments.instrument import Instrument
+from pigmentmap.mapping.alternatives import describe_alternatives, mixture_alternatives
 from pigmentmap.mapping.elements import DEFAULT_ELEMENTS
 from pigmentmap.mapping.evidence import SUPPORTED, UNCHECKED, UNSUPPORTED, assess
 from pigmentmap.mapping.unaccounted import UnaccountedRule
@@ -34,7 +35,9 @@ class Identification:
         One per class, most probable first: ``name``, ``probability`` (calibrated and gated),
         ``network`` (before calibration and gate), ``evidence`` (detected, NOT detected, cannot
         check), ``elements`` (key element -> significance), ``group`` and ``group_probability``
-        (look-alike group of more than one class), ``layer`` (top, under, both, or uncertain
+        (look-alike group of more than one class), ``or_mixture`` (the mixtures of two other
+        classes with the same key elements, :mod:`pigmentmap.mapping.alternatives`; empty if
+        none), ``layer`` (top, under, both, or uncertain
         below the card's confidence threshold; where the model has a layer network),
         ``layer_confidence``, ``p_top`` and ``p_under``.
     n_spectra : number of spectra summed
@@ -88,6 +91,8 @@ def identify(
     names = maps.names
     groups = judged.groups[0, 0]
     group_of = {m: g for g, grp in enumerate(post.groups) for m in grp.members}
+    mixtures = mixture_alternatives(names)
+    member_lists = [g.members for g in post.groups]
     raw = maps.raw if maps.raw is not None else maps.prob
     rows = []
     for k, name in enumerate(names):
@@ -102,6 +107,9 @@ def identify(
             },
             "group": g.name if len(g.members) > 1 else "",
             "group_probability": float(groups[group_of[name]]),
+            "or_mixture": describe_alternatives(mixtures[name], member_lists)
+            if name in mixtures
+            else "",
         }
         if maps.layers is not None:
             p2 = maps.layers[0, 0, k]
@@ -157,6 +165,9 @@ def format_identification(result: Identification, *, top: int = 10) -> str:
             f"{r['name']:20} {r['probability']:5.2f} {r['network']:8.2f}  {els:22} "
             f"{r['evidence']:13} {group}{layer}"
         )
+    for r in result.pigments:
+        if r["probability"] >= 0.5 and r.get("or_mixture"):
+            lines.append(f"{r['name']}: or a mixture with the same key elements: {r['or_mixture']}")
     for u in result.unaccounted:
         could = ", ".join(f"{c} {p:.2f}" for c, p in u["candidates"].items())
         lines.append(

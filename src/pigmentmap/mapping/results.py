@@ -14,7 +14,9 @@ Layout (every image stack has the map index first, then rows ``y`` and columns `
       significance/          NXdata  signal significance (E, H, W): counts / Poisson sigma
       evidence/              NXdata  signal support (K, H, W) int8: 1 key elements detected,
                                      0 a key element not detected, -1 cannot be checked;
-                                     missing (K, H, W); key_elements/ (attrs per pigment)
+                                     missing (K, H, W); key_elements/ (attrs per pigment);
+                                     alternatives/ (attrs: the mixtures of two other classes
+                                     with a pigment's key elements, in words)
       groups/                NXdata  signal probability (G, H, W); names; members/ and why/
       layers/                NXdata  signal probability (2K, H, W): p(top layer), p(lower
                                      layer) for each class; names "<pigment> top|under"
@@ -264,6 +266,8 @@ class ResultsWriter:
         rule = dict(parts["evidence"])
         _put(ev, "key_elements", rule.pop("key_elements", {}))
         _put(ev, "unmeasured", rule.pop("unmeasured", {}))
+        if "alternatives" in rule:
+            _put(ev, "alternatives", rule.pop("alternatives"))
         rule.pop("codes", None)
         for k, v in rule.items():
             ev.attrs[k] = v

@@ -33,6 +33,7 @@ from pigmentmap.core.atomic import atomic_dir, check_replaceable
 from pigmentmap.core.errors import PigmentmapError
 from pigmentmap.core.spectrum import Cube
 from pigmentmap.instruments.instrument import Instrument
+from pigmentmap.mapping.alternatives import describe_alternatives, mixture_alternatives
 from pigmentmap.mapping.blocks import BLOCK_MB, MapJob, plan_blocks, read_rows
 from pigmentmap.mapping.cluster import run_blocks
 from pigmentmap.mapping.elements import (
@@ -354,6 +355,10 @@ def run_map(
                         "cap": UNSUPPORTED_CAP,
                         "key_elements": {k: list(v) for k, v in key.items()},
                         "unmeasured": {k: list(v) for k, v in unmeasured.items()},
+                        "alternatives": {
+                            k: describe_alternatives(v, [g.members for g in post.groups])
+                            for k, v in mixture_alternatives(names).items()
+                        },
                     },
                     "unaccounted": {
                         "sigma": UNACCOUNTED_SIGMA,

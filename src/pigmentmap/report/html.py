@@ -154,6 +154,10 @@ def summary_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
     }
     prob, n = res["prob"], res["prob"].shape[0] * res["prob"].shape[1]
     min_conf = layer_threshold(res)
+    from pigmentmap.mapping.alternatives import describe_alternatives, mixture_alternatives
+
+    mixtures = mixture_alternatives(res["names"])
+    member_lists = [g["members"] for g in groups]
     rows = []
     for k, name in enumerate(res["names"]):
         claimed = prob[..., k] >= 0.5
@@ -169,6 +173,8 @@ def summary_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
                 (raw_claims & (res["support"][..., k] == UNSUPPORTED)).sum() / n
             ) if "support" in res else None,
             "group": group_of.get(name, ""),
+            "or_mixture": describe_alternatives(mixtures[name], member_lists)
+            if name in mixtures else "",
             "layer": "",
             "below_detection_percent": 100.0 * float(
                 (res["support"][..., k] == UNSUPPORTED).sum() / n
@@ -205,7 +211,8 @@ def _table(rows: list[dict[str, Any]]) -> str:
     head = ("pigment", "area (% of pixels)", "mean p there", "key elements",
             "claims without them (% of pixels)",
             "key element not detected: any of it below detection (% of pixels)",
-            "look-alike group", "layer (of its pixels)")  # fmt: skip
+            "look-alike group", "or a mixture with the same key elements",
+            "layer (of its pixels)")  # fmt: skip
     out = ["<table border='1' cellpadding='4' style='border-collapse:collapse'><tr>"]
     out += [f"<th>{html.escape(h)}</th>" for h in head] + ["</tr>"]
     for r in rows:
@@ -214,7 +221,8 @@ def _table(rows: list[dict[str, Any]]) -> str:
             "n/a" if r["below_detection_percent"] is None else f"{r['below_detection_percent']:.1f}"
         )
         cells = (r["pigment"], f"{r['area_percent']:.1f}", f"{r['mean_probability']:.2f}",
-                 r["key_elements"], uns, below, r["group"] or "-", r["layer"] or "-")  # fmt: skip
+                 r["key_elements"], uns, below, r["group"] or "-", r.get("or_mixture") or "-",
+                 r["layer"] or "-")  # fmt: skip
         out.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
     return "".join(out) + "</table>"
 
@@ -387,6 +395,13 @@ def _honesty_sections(
     parts = ["<h2>Summary</h2>"]
     rows = summary_rows(res)
     parts.append(_table(rows) if rows else "<p>No pigment is claimed (p >= 0.5) anywhere.</p>")
+    if any(r.get("or_mixture") for r in rows):
+        parts.append(
+            "<p>A claimed pigment with two key elements could equally be a mixture of two others "
+            "that hold them together (column <i>or a mixture with the same key elements</i>): "
+            "XRF sees elements, not compounds. On the mock-up phantom, every false claim of such "
+            "a pigment by the default model was one of these mixtures.</p>"
+        )
     absent = not_found(res)
     if absent:
         parts.append(
