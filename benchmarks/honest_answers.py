@@ -23,10 +23,10 @@ Usage: python benchmarks/honest_answers.py [--model universal] [--work runs/]
   (:mod:`pigmentmap.evaluate.alternatives`);
 * ``painting``: a painting phantom (100 x 100, lab Ag tube at 0.1 s, seed 31): the per-pixel
   figures on labels physics can back (``/truth/detectable``), the evidence gate, the
-  unaccounted elements, the mixture alternatives, and what the
-  maps say of paint under paint: of pigments present only in lower layers and detectable, the
-  share claimed (p >= 0.5 after the gate) and, of those, the share the layer network puts
-  underneath and not on top; the same on top for comparison.
+  unaccounted elements, the mixture alternatives, and what the maps say of paint under paint:
+  of pigments present only in lower layers and detectable, the share claimed (p >= 0.5 after
+  the gate; and the share whose look-alike group is) and, of those, the share the layer network
+  puts underneath and not on top; the same on top for comparison.
 
 ``--steps`` runs some of these and merges them into an existing ``--out``.
 """
@@ -279,6 +279,10 @@ def painting(model: str, work: Path) -> dict:
     out["mixture_alternatives"] = score_alternatives(prob, names, r["truth"], truth_names)
     cols = [names.index(t) for t in truth_names]
     p, lay = prob[..., cols], r["layers"][..., cols, :]
+    # each truth pigment's look-alike group claimed (p >= 0.5 of the group)
+    group_index = {m: list(r["group_names"]).index(" | ".join(g["members"]))
+                   for g in r["group_list"] for m in g["members"]}  # fmt: skip
+    g_claimed = np.stack([r["groups"][..., group_index[t]] >= 0.5 for t in truth_names], axis=-1)
     for where, sel in (("underneath_only", (layers_truth[..., 0] == 0) & (layers_truth[..., 1] == 1)),
                        ("on_top", layers_truth[..., 0] == 1)):  # fmt: skip
         entries = sel & detectable
@@ -291,6 +295,9 @@ def painting(model: str, work: Path) -> dict:
             "detectable_entries": int(entries.sum()),
             "present_but_not_detectable": int((sel & ~detectable).sum()),
             "claimed_share": round(float(claimed.sum() / max(entries.sum(), 1)), 3),
+            "group_claimed_share": round(
+                float((entries & g_claimed).sum() / max(entries.sum(), 1)), 3
+            ),
             "layer_call_right_share_of_claimed": round(
                 float((claimed & right).sum() / max(claimed.sum(), 1)), 3
             ),
