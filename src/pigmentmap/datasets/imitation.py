@@ -217,7 +217,10 @@ def present_identifiable_z(
     n, k = len(stacks), len(label_names)
     energies = sim.instrument.axis.energies  # type: ignore[attr-defined]
     z = np.zeros((n, k, len(upper_kev)), dtype=np.float32)
-    removed = class_removals(sim, stacks, labels, label_names, filler=filler)  # type: ignore[arg-type]
+    removed = class_removals(
+        sim,  # type: ignore[arg-type]
+        stacks, labels, label_names, filler=filler,
+    )  # fmt: skip
     if removed is None:
         return z, z.copy()
     with_counts, rows, cols, without_counts = removed
@@ -309,8 +312,8 @@ def layer_imitation_z(
 
     A class only in the top layer is moved into the layer below it, a class only in lower layers
     into the top layer, each at :data:`MOVE_FACTORS` times its largest fraction (at most all of
-    the layer's pigment part). Below 5 sigma at the counts of a measurement, no method can tell the two
-    layerings apart from that spectrum.
+    the layer's pigment part). Below 5 sigma at the counts of a measurement, no method can tell
+    the two layerings apart from that spectrum.
 
     Examples
     --------
@@ -323,7 +326,7 @@ def layer_imitation_z(
     >>> stacks = [parse_stack("VM=0.5+LW=0.5:20/CaCO3:100", library=lib)]
     >>> z = layer_imitation_z(sim, stacks, np.array([[1, 1]]), ["vermilion", "lead_white"],
     ...                       filler=lib["linseed_oil"], upper_kev=(42.0,))
-    >>> bool(z[0, 0, 0] > 5)  # vermilion in chalk under 20 um of lead white: another spectrum
+    >>> bool(z[0, 0, 0] > 5)  # moved into the chalk, under 20 um of lead white: not the same
     True
     """
     from pigmentmap.datasets.designs import layer_labels_of
@@ -361,10 +364,8 @@ def layer_imitation_z(
     with_counts = sim.simulate(list(stacks)).counts  # type: ignore[attr-defined]
     alt_counts = sim.simulate(alternatives).counts  # type: ignore[attr-defined]
     rows = np.array([i for i, _ in jobs])
-    z = detectability_z(
-        with_counts[rows], alt_counts, energies_kev=sim.instrument.axis.energies,  # type: ignore[attr-defined]
-        upper_kev=upper_kev,
-    )  # fmt: skip
+    energies = sim.instrument.axis.energies  # type: ignore[attr-defined]
+    z = detectability_z(with_counts[rows], alt_counts, energies_kev=energies, upper_kev=upper_kev)
     for (row, col), zz in zip(jobs, z, strict=True):
         out[row, col] = np.fmin(out[row, col], zz)
     return out

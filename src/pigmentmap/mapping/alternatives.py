@@ -58,7 +58,8 @@ def describe_alternatives(
     --------
     >>> pairs = [("lead_white", "chrome_oxide_green"), ("red_lead", "chrome_oxide_green"),
     ...          ("lead_white", "viridian"), ("red_lead", "viridian")]
-    >>> describe_alternatives(pairs, [("lead_white", "red_lead"), ("chrome_oxide_green", "viridian")])
+    >>> groups = [("lead_white", "red_lead"), ("chrome_oxide_green", "viridian")]
+    >>> describe_alternatives(pairs, groups)
     'lead_white or red_lead with chrome_oxide_green or viridian'
     >>> describe_alternatives([("cobalt_blue", "carmine"), ("carmine", "smalt")])
     'cobalt_blue with carmine; carmine with smalt'

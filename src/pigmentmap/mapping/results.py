@@ -361,8 +361,9 @@ def read_results(folder: str | Path) -> dict[str, Any]:
     Keys: ``prob``, ``raw``, ``names``, ``elements``, ``element_names``, ``significance``,
     ``support``, ``missing``, ``groups``, ``group_names``, ``group_list``, ``layers`` (or
     absent), ``unaccounted`` (flags (H, W, U), ``elements``, ``candidates`` and the rule's
-    values; absent from files of earlier versions), ``evidence`` (the rule), ``element_flags``, ``model_card``, ``attrs`` (the entry's
-    attributes), and ``truth``, ``truth_names``, ``truth_layers``, ``strips`` for phantoms.
+    values; absent from files of earlier versions), ``evidence`` (the rule), ``element_flags``,
+    ``model_card``, ``attrs`` (the entry's attributes), and ``truth``, ``truth_names``,
+    ``truth_layers``, ``strips`` for phantoms.
     """
     p = Path(folder)
     path = p / RESULTS if p.is_dir() else p
