@@ -68,6 +68,20 @@ BCF_SECONDS = 2.0
 """How long rosettasciio may read a (small) .bcf in these tests before it is stopped."""
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _reader_libraries_imported():
+    """Import the readers' libraries once before any read is timed: on a fresh install their
+    first import compiles them (seconds under load), which is no read time. A .bcf is read in a
+    forked child, which inherits what is imported here."""
+    import importlib
+
+    for module in ("rsciio.bruker", "rsciio.bruker._api", "fabio", "fabio.edfimage"):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            pass
+
+
 @pytest.fixture(autouse=True)
 def _short_library_timeouts(monkeypatch):
     monkeypatch.setattr(hdf5, "METADATA_SECONDS", HDF5_SECONDS)
