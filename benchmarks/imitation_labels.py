@@ -52,40 +52,26 @@ from _common import machine, simulated_dataset, write_json
 HELDOUT_N, HELDOUT_SEED = 3000, 13
 
 
-def identifiable(design) -> tuple[np.ndarray, np.ndarray]:
-    """Detectability and identifiable z of every present class of ``design`` (N, K, R)."""
+def per_variant(design, measure) -> list[np.ndarray]:
+    """``measure(sim, stacks, labels)`` on the stacks of each random instrument of ``design``
+    (its simulator without secondary fluorescence, as the stored detectability), each of its
+    (N, K, R) arrays filled row block by row block; NaN where a block left nothing."""
     lib = default_library()
     inst = load_instrument("elio")
     elements = set().union(*(s.elements for s in design.stacks))
     n, k = design.labels.shape
-    z = np.zeros((n, k, len(DETECTABILITY_UPPER_KEV)), np.float32)
-    ident = z.copy()
+    out: list[np.ndarray] = []
     for v in np.unique(design.variant):
         rows = np.flatnonzero(design.variant == v)
         sim = Simulator(_variant_instrument(inst, design.variants[v]), elements=elements,
                         secondary_fluorescence=False, **dict(design.simulation))  # fmt: skip
-        z[rows], ident[rows] = present_identifiable_z(
-            sim, [design.stacks[r] for r in rows], design.labels[rows], design.label_names,
-            filler=lib[FILLER], upper_kev=DETECTABILITY_UPPER_KEV,
-        )  # fmt: skip
-    return z, ident
-
-
-def layer_imitation(design) -> np.ndarray:
-    """:func:`layer_imitation_z` of every stack of ``design`` (N, K, R), NaN where not tried."""
-    lib = default_library()
-    inst = load_instrument("elio")
-    elements = set().union(*(s.elements for s in design.stacks))
-    n, k = design.labels.shape
-    out = np.full((n, k, len(DETECTABILITY_UPPER_KEV)), np.nan, np.float32)
-    for v in np.unique(design.variant):
-        rows = np.flatnonzero(design.variant == v)
-        sim = Simulator(_variant_instrument(inst, design.variants[v]), elements=elements,
-                        secondary_fluorescence=False, **dict(design.simulation))  # fmt: skip
-        out[rows] = layer_imitation_z(
-            sim, [design.stacks[r] for r in rows], design.labels[rows], design.label_names,
-            filler=lib[FILLER], upper_kev=DETECTABILITY_UPPER_KEV,
-        )  # fmt: skip
+        parts = measure(sim, [design.stacks[r] for r in rows], design.labels[rows],
+                        design.label_names, filler=lib[FILLER], upper_kev=DETECTABILITY_UPPER_KEV)  # fmt: skip
+        parts = parts if isinstance(parts, tuple) else (parts,)
+        if not out:
+            out = [np.full((n, k, len(DETECTABILITY_UPPER_KEV)), np.nan, np.float32) for _ in parts]
+        for o, part in zip(out, parts, strict=True):
+            o[rows] = part
     return out
 
 
@@ -143,7 +129,7 @@ def main() -> None:
     design = universal_design(default_library(), n=HELDOUT_N, seed=HELDOUT_SEED)
     simulated_dataset(path, design, seed=HELDOUT_SEED, noise=False)
     t0 = time.perf_counter()
-    z, ident = identifiable(design)
+    z, ident = per_variant(design, present_identifiable_z)
     seconds = time.perf_counter() - t0
     with h5py.File(path) as f:
         stored = f["detectability"][()]
@@ -172,7 +158,7 @@ def main() -> None:
             f["detectability"][...] = ident
         out["identifiable_labels"] = _figures(evaluate_model(args.model, copy, seed=HELDOUT_SEED))
     t0 = time.perf_counter()
-    lz = layer_imitation(design)
+    (lz,) = per_variant(design, layer_imitation_z)
     out["layers"] = {"imitation_seconds": round(time.perf_counter() - t0, 1),
                      **layer_figures(args.model, path, design, lz)}  # fmt: skip
     write_json(args.out, out)

@@ -349,9 +349,7 @@ def read_dataset(path: str | Path, *, require_labels: bool = True) -> Dataset:
             raise PigmentmapError(f"'{p}' has no /labels")
         names: tuple[str, ...] = ()
         if "label_names" in f:
-            names = tuple(
-                x.decode() if isinstance(x, bytes) else str(x) for x in f["label_names"][()]
-            )
+            names = tuple(_text(x) for x in f["label_names"][()])
         if labels is not None and labels.shape != (spectra.shape[0], len(names)):
             raise PigmentmapError(
                 f"'{p}': /labels shape {labels.shape} does not match spectra and label_names"
@@ -372,6 +370,11 @@ def _data_file(path: str | Path) -> Path:
     return p
 
 
+def _text(x: Any) -> str:
+    """A stored name as text (h5py gives bytes or str)."""
+    return x.decode() if isinstance(x, bytes) else str(x)
+
+
 def read_layer_labels(path: str | Path, label_names: tuple[str, ...] | list[str]) -> np.ndarray:
     """Where each class sits in each stack: (N, K, 2) of 0/1, [in the top layer, in a lower one].
 
@@ -390,9 +393,7 @@ def read_layer_labels(path: str | Path, label_names: tuple[str, ...] | list[str]
         if "layers/fractions" not in f or "layers/material_names" not in f:
             raise PigmentmapError(f"'{p}' records no layers (/layers/fractions)")
         fractions = f["layers/fractions"][()]
-        materials = [
-            x.decode() if isinstance(x, bytes) else str(x) for x in f["layers/material_names"][()]
-        ]
+        materials = [_text(x) for x in f["layers/material_names"][()]]
     if fractions.ndim != 3 or fractions.shape[2] != len(materials):
         raise PigmentmapError(f"'{p}': /layers/fractions does not match its material names")
     out = np.zeros((fractions.shape[0], len(label_names), 2), dtype=np.uint8)
@@ -421,7 +422,7 @@ def read_layer_part_z(
     with h5py.File(p, "r") as f:
         if "layers/part_z" not in f:
             return None
-        names = [x.decode() if isinstance(x, bytes) else str(x) for x in f["label_names"][()]]
+        names = [_text(x) for x in f["label_names"][()]]
         missing = [n for n in label_names if n not in names]
         if missing:
             raise PigmentmapError(f"'{p}' has no label(s) {', '.join(missing[:5])}")
