@@ -35,6 +35,7 @@ from pigmentmap.core.atomic import check_output_path
 from pigmentmap.core.axis import EnergyAxis
 from pigmentmap.core.errors import PigmentmapError
 from pigmentmap.datasets.designs import Design
+from pigmentmap.datasets.own_lines import DETECTABILITY_RULE
 from pigmentmap.datasets.universal import (
     DETECTABILITY_UPPER_KEV,
     FILLER,
@@ -150,11 +151,12 @@ def generate_dataset(
     n = len(design.stacks)
     n_chunks = (n + chunk_size - 1) // chunk_size
     bg_tag = "none" if background_cps is None else str(float(background_cps.sum()))
-    # "parts": files written since they hold /layers/part_z (a partial file from before resumes
-    # nothing)
+    # "parts": files written since they hold /layers/part_z; then the detectability rule (a
+    # partial file from before resumes nothing)
     signature = _signature(
-        design, instrument, seed, library_hash, f"{noise}|{chunk_size}|{bg_tag}|parts"
-    )
+        design, instrument, seed, library_hash,
+        f"{noise}|{chunk_size}|{bg_tag}|parts|{DETECTABILITY_RULE}",
+    )  # fmt: skip
     live = instrument.live_time_s * (
         design.live_time_factor if design.live_time_factor is not None else np.ones(n)
     )
@@ -188,6 +190,7 @@ def generate_dataset(
                     dtype=np.float32,
                 )
                 f["detectability"].attrs["upper_kev"] = DETECTABILITY_UPPER_KEV
+                f.attrs["detectability_rule"] = DETECTABILITY_RULE
                 k = len(design.label_names)
                 g.create_dataset(
                     "part_z", (n, k, 2, len(DETECTABILITY_UPPER_KEV)), dtype=np.float32,

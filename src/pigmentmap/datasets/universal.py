@@ -22,9 +22,10 @@ priming over chalk, a clay bole, or bare glue size), with Sr and Fe traces in na
 binder (linseed oil, egg, animal glue; none in fresco); Mn traces in earth pigments.
 
 Labels that physics can back: with ``detectability=True`` the dataset stores, for each class
-present, the matched-filter significance ``z`` of its contribution (:func:`detectability_z`:
-the spectrum with the pigment against the spectrum with the pigment's mass replaced by organic
-binder, see :func:`without_pigment`; both simulated without secondary fluorescence, which
+present, the matched-filter significance ``z`` of its own lines (:func:`detectability_z`: the
+spectrum with the pigment against the spectrum with the pigment's mass replaced by organic
+binder, see :func:`without_pigment`, over the channels of its signature elements' lines, see
+:mod:`pigmentmap.datasets.own_lines`; both simulated without secondary fluorescence, which
 changes line intensities by a few percent but not what is detectable), at the stored counts. A spectrum scaled to ``c`` times
 those counts has significance ``z * sqrt(c)``; a present class whose significance is below
 :data:`DETECTABLE_SIGMA` is not a positive label: it is masked out of the loss.
@@ -48,6 +49,7 @@ from pigmentmap.datasets.designs import (
     mixture_fractions,
     weighted_choice,
 )
+from pigmentmap.datasets.own_lines import own_line_channels
 from pigmentmap.instruments.instrument import Detector, Filter, Geometry, Instrument, Tube
 from pigmentmap.materials.library import PigmentLibrary
 from pigmentmap.materials.pigment import Pigment
@@ -401,13 +403,16 @@ def detectability_z(
     lower_kev: float = 1.0,
     upper_kev: tuple[float, ...] = DETECTABILITY_UPPER_KEV,
     floor_counts: float = 1e-6,
+    channels: np.ndarray | None = None,
 ) -> np.ndarray:
     """Matched-filter significance of the difference of two expected spectra, per row and range.
 
     ``z = sqrt(sum((S - S')^2 / S))`` over the channels from ``lower_kev`` up to each of
     ``upper_kev`` (a scan that ends at 20 keV cannot see Cd, Sn, Sb or Ba K lines): the
     signal-to-noise of the best possible test for the difference under Poisson noise at these
-    counts. At ``c`` times the counts it is ``z * sqrt(c)``.
+    counts. At ``c`` times the counts it is ``z * sqrt(c)``. ``channels`` (N, C) bool, if given,
+    keeps only those channels of each row (a pigment's own lines,
+    :func:`~pigmentmap.datasets.own_lines.own_line_channels`).
 
     Returns
     -------
@@ -424,6 +429,8 @@ def detectability_z(
     """
     s = np.maximum(with_counts, floor_counts)
     term = (with_counts - without_counts) ** 2 / s
+    if channels is not None:
+        term = np.where(channels, term, 0.0)
     out = np.empty((term.shape[0], len(upper_kev)))
     for j, hi in enumerate(upper_kev):
         keep = (energies_kev >= lower_kev) & (energies_kev < hi)
@@ -440,13 +447,16 @@ def present_class_z(
     filler: Pigment,
     upper_kev: tuple[float, ...] = DETECTABILITY_UPPER_KEV,
 ) -> np.ndarray:
-    """Significance ``z`` (N, K, len(upper_kev)) of each present class of ``stacks`` at their
-    expected counts under ``sim``; 0 where a class is absent (``labels`` (N, K) multi-hot).
+    """Significance ``z`` (N, K, len(upper_kev)) of each present class's own lines in
+    ``stacks`` at their expected counts under ``sim``; 0 where a class is absent (``labels``
+    (N, K) multi-hot).
 
     Each present class is removed (with its stand-ins, its mass replaced by ``filler``, see
-    :func:`without_pigment`) and both spectra are compared by :func:`detectability_z`. Pass a
-    simulator without secondary fluorescence for speed: it changes line intensities by a few
-    percent, not what is detectable.
+    :func:`without_pigment`) and both spectra are compared by :func:`detectability_z` over the
+    channels of the class's own lines (:func:`~pigmentmap.datasets.own_lines.own_line_channels`):
+    what it does to the rest of the spectrum (absorbing other lines, scattering) names no
+    pigment. Pass a simulator without secondary fluorescence for speed: it changes line
+    intensities by a few percent, not what is detectable.
 
     Examples
     --------
@@ -467,9 +477,11 @@ def present_class_z(
     removed = class_removals(sim, stacks, labels, label_names, filler=filler)
     if removed is not None:
         with_counts, rows, cols, without_counts = removed
+        energies = sim.instrument.axis.energies
+        own = own_line_channels(label_names, energies)
         z[rows, cols] = detectability_z(
-            with_counts[rows], without_counts, energies_kev=sim.instrument.axis.energies,
-            upper_kev=upper_kev,
+            with_counts[rows], without_counts, energies_kev=energies, upper_kev=upper_kev,
+            channels=own[cols],
         )  # fmt: skip
     return z
 
@@ -536,8 +548,8 @@ def present_part_z(
     A class in one part only has that part's significance equal to the class's own ``class_z``
     (N, K, len(upper_kev), from :func:`present_class_z`; 0 where absent) and 0 for the other.
     For a class in both, each part is removed on its own (its mass replaced by ``filler`` in
-    those layers, :func:`without_pigment`) and compared by :func:`detectability_z`: so a lower
-    part that the top layer hides gets a significance near 0, and the layer label XRF can back
+    those layers, :func:`without_pigment`) and compared by :func:`detectability_z` over the
+    class's own lines, as in :func:`present_class_z`: so a lower part that the top layer hides gets a significance near 0, and the layer label XRF can back
     is then "top", not "both" (:func:`pigmentmap.ml.augment.Augmenter`'s ``label_z``).
 
     Examples
@@ -579,11 +591,14 @@ def present_part_z(
                 out[i, k, 0 if top else 1] = z[i, k]
     if jobs:
         rows = np.array([i for i, _ in jobs])
+        cols = np.array([k for _, k in jobs])
         with_counts = sim.simulate([stacks[i] for i in rows]).counts
         without_counts = sim.simulate(without).counts
         energies = sim.instrument.axis.energies
+        own = own_line_channels(label_names, energies)[cols]
         for part in (0, 1):
-            out[rows, np.array([k for _, k in jobs]), part] = detectability_z(
-                with_counts, without_counts[part::2], energies_kev=energies, upper_kev=upper_kev
-            )
+            out[rows, cols, part] = detectability_z(
+                with_counts, without_counts[part::2], energies_kev=energies, upper_kev=upper_kev,
+                channels=own,
+            )  # fmt: skip
     return out

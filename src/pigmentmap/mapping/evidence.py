@@ -38,11 +38,11 @@ from typing import Any
 import numpy as np
 
 from pigmentmap.core.errors import PigmentmapError
-from pigmentmap.materials.formula import atomic_number
-from pigmentmap.materials.library import PigmentLibrary, default_library
+from pigmentmap.materials.library import PigmentLibrary
+from pigmentmap.materials.signature import MAJOR_MASS_FRACTION, major_elements
 
 #: Smallest mass fraction of an element that makes it a key element of a pigment.
-KEY_MASS_FRACTION = 0.05
+KEY_MASS_FRACTION = MAJOR_MASS_FRACTION
 #: Lightest key element (Ca, K-alpha 3.69 keV): lighter lines are absorbed by air and paint.
 KEY_MIN_Z = 20
 #: Significance from which an element counts as detected in a pixel (3 sigma).
@@ -68,15 +68,7 @@ def key_elements(pigment: str, *, library: PigmentLibrary | None = None) -> tupl
     >>> key_elements("no_such_pigment")
     ()
     """
-    lib = library or default_library()
-    if pigment not in lib:
-        return ()
-    comp = lib[pigment].composition
-    return tuple(
-        e
-        for e in sorted(comp, key=atomic_number, reverse=True)
-        if comp[e] >= KEY_MASS_FRACTION and atomic_number(e) >= KEY_MIN_Z
-    )
+    return major_elements(pigment, library=library, min_fraction=KEY_MASS_FRACTION, min_z=KEY_MIN_Z)
 
 
 @dataclass(frozen=True)

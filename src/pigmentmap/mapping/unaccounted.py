@@ -17,7 +17,7 @@ An element ``E`` is **unaccounted for** in a pixel when
    tens of sigma: As K-beta beside Hg L-beta on the mock-up's vermilion);
 3. no candidate is claimed there (probability >= 0.5 after the gate).
 
-Calcium is left out (:data:`GROUND_ELEMENTS`): chalk, gypsum and lime grounds carry it and are
+Calcium is left out (:data:`~pigmentmap.materials.signature.GROUND_ELEMENTS`): chalk, gypsum and lime grounds carry it and are
 no class. The flag is no claim: the report shows where each element is unaccounted for and
 names its candidates, so that the reader looks there with other means.
 
@@ -36,6 +36,7 @@ import numpy as np
 
 from pigmentmap.core.errors import PigmentmapError
 from pigmentmap.materials.library import PigmentLibrary
+from pigmentmap.materials.signature import GROUND_ELEMENTS
 
 #: Significance (sigma) from which an element no claimed pigment holds is flagged: the level at
 #: which a pigment counts as detectable in every label and figure (5 sigma). On the phantoms of
@@ -46,8 +47,6 @@ UNACCOUNTED_SIGMA = 5.0
 NEIGHBOUR_KEV = 0.2
 #: Least significance of a flagged element, as a share of its strongest neighbour's.
 NEIGHBOUR_SHARE = 0.1
-#: Elements of common grounds, which are no class: never flagged.
-GROUND_ELEMENTS = ("Ca",)
 #: Lines that make neighbours: above 2 keV with at least this radiative rate.
 _MIN_RATE = 0.05
 

@@ -190,6 +190,7 @@ def palette_model(
     ['vermilion', 'lead_white']
     """
     from pigmentmap import __version__
+    from pigmentmap.datasets.own_lines import label_rule
     from pigmentmap.datasets.store import generate_dataset, read_dataset
     from pigmentmap.datasets.universal import universal_design
     from pigmentmap.evaluate.layers import describe_sure
@@ -311,10 +312,7 @@ def palette_model(
                 "seconds_total": result["seconds"],
                 "seconds_per_epoch": result["seconds_per_epoch"],
                 "augment": augment.to_dict(),
-                "label_rule": (
-                    f"a present class below {augment.sigma:g} sigma (matched filter, at the drawn "
-                    "counts and upper end) is masked out of the loss and the metrics"
-                ),
+                "label_rule": label_rule(augment.sigma, data.attrs.get("detectability_rule")),
                 "torch": torch.__version__,
                 "threads": torch.get_num_threads(),
                 "pigmentmap": __version__,

@@ -50,8 +50,8 @@ def cache_dir() -> Path:
 
 #: What the code makes of a palette: bumped when a palette model made by the same inputs would
 #: now differ, so that a kept one is made again (2: look-alike groups join the pigments with the
-#: same key elements).
-RECIPE = 2
+#: same key elements; 3: labels count a pigment by its own lines).
+RECIPE = 3
 
 
 def palette_key(

@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from pigmentmap import __version__
 from pigmentmap.core.errors import PigmentmapError
+from pigmentmap.datasets.own_lines import label_rule
 from pigmentmap.datasets.store import Dataset
 from pigmentmap.evaluate.metrics import class_metrics
 from pigmentmap.ml.checkpoint import save_model, sha256_file
@@ -488,9 +489,8 @@ def train(
         )  # fmt: skip
     if augmenter is not None:
         card["training"]["augment"] = augment.to_dict()
-        card["training"]["label_rule"] = (
-            f"a present class below {augment.sigma:g} sigma (matched filter, at the drawn counts "
-            "and upper end) is masked out of the loss and the metrics"
+        card["training"]["label_rule"] = label_rule(
+            augment.sigma, data.attrs.get("detectability_rule")
         )
     save_model(best_model, card, out, overwrite=overwrite)
     return card
