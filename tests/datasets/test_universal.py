@@ -129,6 +129,7 @@ def test_generated_universal_dataset_stores_detectability(tmp_path):
     assert (np.diff(data.detectability[present], axis=-1) >= -1e-3).all()
     with h5py.File(out) as f:
         assert f.attrs["noise"] == "expected"
+        assert f.attrs["detectability_rule"] == "own lines"
     # each class's parts: present where the layer labels say, one part equal to the class's own
     # z where it sits in one part only, each part below the whole where it sits in both
     parts = read_layer_part_z(out, UNIVERSAL_LABELS)

@@ -13,7 +13,8 @@ For a present class ``k`` of a stack, let ``d_j`` be the expected spectrum minus
 with class ``j`` removed (its mass replaced by the binder-like filler), for every present class
 ``j``. The whitened Gram matrix ``G[a, b] = sum(d_a * d_b / S)`` over the channels from 1 keV
 (``S`` the expected spectrum) holds every matched-filter test between these differences:
-``sqrt(G[k, k])`` is the detectability ``z``.
+``sqrt(G[k, k])`` is the class's significance over the whole spectrum (its detectability ``z``,
+as the labels take it, counts only its own lines, :mod:`pigmentmap.datasets.own_lines`).
 
 1. **Linear step** (:func:`imitation_weights`): the non-negative amounts ``a_j`` of the other
    present classes that best replace ``d_k`` (non-negative least squares in the whitened space).
@@ -186,8 +187,10 @@ def present_identifiable_z(
     upper_kev: tuple[float, ...],
     min_gain: float = 0.1,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Detectability ``z`` and identifiable ``z`` (both N x K x len(upper_kev)) of each present
-    class of ``stacks`` under the simulator ``sim`` (see the module notes); 0 where absent.
+    """Detectability ``z`` (of the class's own lines, as the labels') and identifiable ``z``
+    (both N x K x len(upper_kev)) of each present class of ``stacks`` under the simulator
+    ``sim`` (see the module notes); 0 where absent. The imitating stack is compared over the
+    whole spectrum: it imitates only where it is close everywhere.
 
     ``min_gain``: the exact step runs only where the other classes explain at least this share
     of ``z**2`` in the linear step (elsewhere no stack built from them comes close, and the
@@ -211,6 +214,7 @@ def present_identifiable_z(
     >>> bool(ident[1, 2, 0] == z[1, 2, 0])  # nothing imitates Hg
     True
     """
+    from pigmentmap.datasets.own_lines import own_line_channels
     from pigmentmap.datasets.universal import class_removals, detectability_z
 
     labels = np.asarray(labels)
@@ -226,7 +230,11 @@ def present_identifiable_z(
     with_counts, rows, cols, without_counts = removed
     members = [class_members(s, label_names) for s in stacks]
     z[rows, cols] = detectability_z(
-        with_counts[rows], without_counts, energies_kev=energies, upper_kev=upper_kev
+        with_counts[rows],
+        without_counts,
+        energies_kev=energies,
+        upper_kev=upper_kev,
+        channels=own_line_channels(label_names, energies)[cols],
     )
     ident = z.copy()
     alt_jobs: list[tuple[int, int]] = []
