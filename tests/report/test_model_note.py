@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import pigmentmap
+from pigmentmap.datasets.own_lines import label_rule
 from pigmentmap.mapping.results import read_results
 from pigmentmap.report.html import write_report
 from pigmentmap.report.notes import model_note
@@ -49,7 +50,15 @@ def test_a_full_universal_card_says_data_classes_figures_and_their_limits():
     per_class = card["metrics"]["test_best_fold"]["per_class"]
     worst = min(per_class, key=lambda k: per_class[k]["f1"])
     assert f"per pigment from {per_class[worst]['f1']:.2f} ({worst})" in note
-    assert "masked" not in note and "too thinly for XRF to detect" in note
+    assert "masked" not in note
+    if "own lines" in card["training"]["label_rule"]:
+        assert "own lines XRF could not see" in note
+    else:
+        assert "too thinly for XRF to detect" in note
+    card["training"]["label_rule"] = label_rule(5.0, "own lines")
+    assert "own lines XRF could not see (too thin, or hidden" in model_note(card)
+    card["training"]["label_rule"] = label_rule(5.0, None)
+    assert "too thinly for XRF to detect" in model_note(card)
     assert note.endswith("These figures are from simulation: a real scan, with a scanner, paint "
                          "or noise the simulation did not cover, may do worse.")  # fmt: skip
 

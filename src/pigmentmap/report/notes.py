@@ -244,7 +244,13 @@ def _figures(card: dict[str, Any]) -> list[str]:
         return ["The model card holds no held-out figures (a model made before pigmentmap "
                 "recorded them): how well it does is not known."]  # fmt: skip
     out = [f"{seen}: {'; '.join(said)}."]
-    if "masked" in str(_get(card, "training", "label_rule") or ""):
+    rule = str(_get(card, "training", "label_rule") or "")
+    if "own lines" in rule:
+        out.append(
+            "Pigments whose own lines XRF could not see (too thin, or hidden under other paint) "
+            "were counted neither in training nor in these figures."
+        )
+    elif "masked" in rule:
         out.append(
             "Pigments present too thinly for XRF to detect were counted neither in training nor "
             "in these figures."
