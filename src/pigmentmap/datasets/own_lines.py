@@ -18,12 +18,12 @@ white's.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
 
 import numpy as np
 
 from pigmentmap.materials.library import PigmentLibrary, default_library
 from pigmentmap.materials.signature import signature_elements
+from pigmentmap.physics.lines import line_energies
 
 #: What a stored ``/detectability`` measures (the file's ``detectability_rule`` attribute);
 #: files made before it measured the whole spectrum.
@@ -33,16 +33,6 @@ WHOLE_SPECTRUM_RULE = "whole spectrum"
 OWN_LINE_WINDOW_KEV = 0.2
 #: Lines counted: at least this share of their shell's emission, from 1 keV on.
 OWN_LINE_MIN_RATE = 0.01
-
-
-@cache
-def _line_energies(element: str) -> tuple[float, ...]:
-    from pigmentmap.physics.lines import catalogue_for
-
-    return tuple(
-        line.energy_kev
-        for line in catalogue_for(element, min_energy_kev=1.0, min_rate=OWN_LINE_MIN_RATE)
-    )
 
 
 def own_line_channels(
@@ -70,7 +60,7 @@ def own_line_channels(
     out = np.zeros((len(names), e.size), dtype=bool)
     for k, name in enumerate(names):
         for element in signature_elements(name, library=lib):
-            for line_kev in _line_energies(element):
+            for line_kev in line_energies(element, above_kev=1.0, min_rate=OWN_LINE_MIN_RATE):
                 out[k] |= np.abs(e - line_kev) <= window_kev
     return out
 

@@ -30,7 +30,6 @@ misses (present, detectable pigments about which the pigment maps say nothing) a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 
 import numpy as np
 
@@ -51,15 +50,10 @@ NEIGHBOUR_SHARE = 0.1
 _MIN_RATE = 0.05
 
 
-@cache
 def _lines(element: str) -> tuple[float, ...]:
-    from pigmentmap.physics.lines import catalogue_for
+    from pigmentmap.physics.lines import line_energies
 
-    return tuple(
-        line.energy_kev
-        for line in catalogue_for(element)
-        if line.rate >= _MIN_RATE and line.energy_kev > 2.0
-    )
+    return line_energies(element, above_kev=2.0, min_rate=_MIN_RATE)
 
 
 def neighbours(element: str, others: tuple[str, ...] | list[str]) -> tuple[str, ...]:

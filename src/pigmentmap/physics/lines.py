@@ -104,6 +104,24 @@ def catalogue_for(
     return tuple(out)
 
 
+def line_energies(
+    element: str, *, above_kev: float = 0.9, min_rate: float = 0.005
+) -> tuple[float, ...]:
+    """Energies (keV) of ``element``'s lines above ``above_kev`` with radiative rate at least
+    ``min_rate``, in :func:`catalogue_for`'s order.
+
+    Examples
+    --------
+    >>> [round(e, 2) for e in line_energies("Ca", above_kev=3.0, min_rate=0.05)]
+    [3.69, 3.69, 4.01]
+    """
+    return tuple(
+        line.energy_kev
+        for line in catalogue_for(element)
+        if line.energy_kev > above_kev and line.rate >= min_rate
+    )
+
+
 @dataclass(frozen=True)
 class LineTable:
     """All lines of a set of elements, as arrays for the engine."""
