@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from pigmentmap.cli import main
+from pigmentmap.instruments import load_instrument
 from pigmentmap.mapping.results import read_results
 
 
@@ -201,6 +202,17 @@ def test_map_stores_evidence_groups_and_layers_and_the_report_shows_them(
     pb_flagged = bool(u["flags"][..., u["elements"].index("Pb")].any())
     said = any(n.startswith("Pb is detected") for n in r["attrs"]["notes"])
     assert pb_flagged == said
+    # what the scan can see: the limits at the scan's own counts, in maps.h5 and said once
+    from pigmentmap.mapping.limits import DetectionLimits, detection_limits
+
+    lim = DetectionLimits.from_dict(r["limits"])
+    assert lim.names == tuple(names) and lim.covers == ("on top", "under 40 um of lead white")
+    per_px = float(r["sum_spectrum"]["counts"].sum()) / (3 * 4)
+    assert lim.counts_per_pixel == pytest.approx(per_px, rel=1e-6)
+    again = detection_limits(load_instrument("lab-ag"), names, counts_per_pixel=per_px,
+                             upper_kev=0.0293 * 1023.5)  # fmt: skip
+    assert np.allclose(lim.fraction, again.fraction, equal_nan=True, rtol=1e-6)
+    assert sum(n.startswith("what this scan can see") for n in r["attrs"]["notes"]) == 1
     spec = r["sum_spectrum"]  # one line at 10.55 keV: Pb L-alpha or As K-alpha
     assert spec["names"][0] in ("Pb", "As") and spec["counts"].shape == spec["energy_kev"].shape
     assert spec["components"][0].sum() <= spec["counts"].sum()
@@ -214,6 +226,7 @@ def test_map_stores_evidence_groups_and_layers_and_the_report_shows_them(
     assert "<h2>Summary</h2>" in page and "key elements detected at 3 sigma" in page
     assert "vermilion: Hg detected at 3 sigma in 0.0 % of pixels: below detection" in page
     assert "<h2>Sum spectrum</h2>" in page and "<h2>Element maps</h2>" in page
+    assert "<h2>What this scan can see</h2>" in page
 
 
 def _old_model(honest_model, folder):

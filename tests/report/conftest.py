@@ -29,12 +29,14 @@ def make_results(
     binning=1,
     unaccounted=False,
     miss_vermilion=False,
+    limits=None,
 ):
     """Write ``folder/maps.h5``: vermilion on the left half, lead white on the right; Hg and Pb
     detected where their pigments are. ``pixel_size_mm`` and ``notes`` are set on /entry as a
     map run would; None: the attribute is absent, as in files written before them.
     ``unaccounted``: store the unaccounted-element flags a map run now stores;
-    ``miss_vermilion``: vermilion is not claimed where Hg is detected."""
+    ``miss_vermilion``: vermilion is not claimed where Hg is detected; ``limits``: what the
+    scan can see (a :class:`~pigmentmap.mapping.limits.DetectionLimits`), as a map run stores."""
     folder.mkdir(parents=True, exist_ok=True)
     h, w = shape
     rng = np.random.default_rng(0)
@@ -91,6 +93,7 @@ def make_results(
             "model_lacks": list(model_lacks),
             "truth": None,
             "unaccounted": loose,
+            "limits": None if limits is None else limits.to_dict(),
         },
     )
     with h5py.File(folder / RESULTS, "a") as f:

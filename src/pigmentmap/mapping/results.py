@@ -24,6 +24,9 @@ Layout (every image stack has the map index first, then rows ``y`` and columns `
                                      detected and no pigment holding it is claimed
                                      (:mod:`pigmentmap.mapping.unaccounted`); names (U);
                                      candidates/ (attrs per element), sigma
+      limits/                what the scan can see (:mod:`pigmentmap.mapping.limits`): covers,
+                             counts_per_pixel, sigma, layer_um; fraction/ (attrs per class:
+                             least mass fraction seen per cover, NaN: not seen)
       sum_spectrum/          NXdata  signal counts (C): the sum of all pixels; axis energy
                                      (keV); component_<El>: each strong element's fitted
                                      principal line family
@@ -278,6 +281,8 @@ class ResultsWriter:
             _put(entry["unaccounted"], "candidates", rule.pop("candidates", {}))
             for k, v in rule.items():
                 entry["unaccounted"].attrs[k] = v
+        if parts.get("limits"):
+            _put(entry, "limits", parts["limits"])
         members = entry["groups"].create_group("members")
         why = entry["groups"].create_group("why")
         for g in parts["group_list"]:
@@ -361,7 +366,9 @@ def read_results(folder: str | Path) -> dict[str, Any]:
     Keys: ``prob``, ``raw``, ``names``, ``elements``, ``element_names``, ``significance``,
     ``support``, ``missing``, ``groups``, ``group_names``, ``group_list``, ``layers`` (or
     absent), ``unaccounted`` (flags (H, W, U), ``elements``, ``candidates`` and the rule's
-    values; absent from files of earlier versions), ``evidence`` (the rule), ``element_flags``,
+    values; absent from files of earlier versions), ``limits`` (what the scan can see,
+    :meth:`~pigmentmap.mapping.limits.DetectionLimits.to_dict`; absent from earlier files),
+    ``evidence`` (the rule), ``element_flags``,
     ``model_card``, ``attrs`` (the entry's attributes), and ``truth``, ``truth_names``,
     ``truth_layers``, ``strips`` for phantoms.
     """
@@ -432,6 +439,9 @@ def read_results(folder: str | Path) -> dict[str, Any]:
                 "candidates": {k: [_text(x) for x in v] for k, v in _get(g["candidates"]).items()},
                 **extra,
             }
+        limits = out["attrs"].pop("limits", None)
+        if limits:
+            out["limits"] = limits
         out["model_card"] = out["attrs"].pop("model_card", {})
         out["axis"] = out["attrs"].pop("calibration", {})
         for key in ("instrument", "pigments", "sum_spectrum", "elements", "significance",

@@ -49,6 +49,7 @@ from pigmentmap.mapping.evidence import (
     evidence_elements,
     measured_keys,
 )
+from pigmentmap.mapping.limits import detection_limits, limits_note
 from pigmentmap.mapping.partial import PartialRun, source_stamp
 from pigmentmap.mapping.pigments import PigmentPredictor, check_cube
 from pigmentmap.mapping.results import RESULTS, ResultsWriter
@@ -57,6 +58,7 @@ from pigmentmap.mapping.unaccounted import (
     UNACCOUNTED_SIGMA,
     UnaccountedRule,
 )
+from pigmentmap.preprocess.preprocessor import channel_edges
 
 
 def source_hash(path: str | Path) -> str:
@@ -330,6 +332,11 @@ def run_map(
             "names": truth["names"],
         }
     loose = UnaccountedRule.of(names, fitter.names)
+    limits = detection_limits(
+        instrument, names, counts_per_pixel=max(float(total.sum()) / (hh * ww), 1.0),
+        upper_kev=float(channel_edges(cube.axis)[-1]),
+    )  # fmt: skip
+    note(limits_note(limits))
     with atomic_dir(out, overwrite=True, marker=RESULTS) as tmp:  # checked above
         writer = ResultsWriter(
             tmp / RESULTS, shape=(hh, ww), names=names, element_names=fitter.names,
@@ -365,6 +372,7 @@ def run_map(
                         "neighbour_share": NEIGHBOUR_SHARE,
                         "candidates": {e: list(c) for e, c in loose.candidates.items()},
                     },
+                    "limits": limits.to_dict(),
                     "group_list": [g.to_dict() for g in post.groups],
                     "model_card": predictor.card,
                     "model": str(model),

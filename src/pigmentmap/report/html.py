@@ -431,6 +431,7 @@ def _honesty_sections(
             + "</ul>"
         )
     parts += _unaccounted_section(res, bar=bar)
+    parts += limits_section(res)
     groups = [g for g in res.get("group_list", []) if len(g["members"]) > 1]
     if groups and "groups" in res:
         parts.append(
@@ -562,6 +563,36 @@ def _unaccounted_section(res: dict[str, Any], *, bar: ScaleBar | None = None) ->
     ]
 
 
+def limits_section(res: dict[str, Any]) -> list[str]:
+    """What the scan can see (:mod:`pigmentmap.mapping.limits`): a table of the least mass
+    fraction of each pigment whose own lines reach 5 sigma, bare and under each cover; nothing
+    for results written before it was stored."""
+    from pigmentmap.mapping.limits import DetectionLimits
+
+    data = res.get("limits")
+    if not data:
+        return []
+    lim = DetectionLimits.from_dict(data)
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in lim.covers)
+    body = "".join(
+        f"<tr><td>{html.escape(n)}</td>"
+        + "".join(f"<td>{html.escape(lim.describe(n, c))}</td>" for c in lim.covers)
+        + "</tr>"
+        for n in lim.names
+    )
+    return [
+        "<h2>What this scan can see</h2><p>The least share of each pigment (by mass, in a "
+        f"{float(data.get('layer_um', 50)):g} um paint layer mixed with chalk over a chalk "
+        "ground) whose own lines stand "
+        f"{float(data.get('sigma', 5)):g} sigma above the noise, simulated for this scan's "
+        f"instrument at its mean {lim.counts_per_pixel:,.0f} counts per pixel: bare, and under "
+        "a cover. Less than this, or under a thicker or more absorbing cover, and a pigment can "
+        "be there with no map showing it: where a map is empty, read this table before "
+        "concluding that a pigment is absent. 'not seen': not even the pure pigment.</p>"
+        f"<table><tr><th>pigment</th>{head}</tr>{body}</table>"
+    ]
+
+
 def not_found(res: dict[str, Any]) -> list[str]:
     """For each class claimed nowhere, what the element evidence says about it.
 
@@ -601,7 +632,8 @@ def write_report(folder: str | Path, *, out: str | Path | None = None) -> Path:
     bar"); what the model was trained on and what its held-out figures mean
     (:func:`pigmentmap.report.notes.model_note`); ground-truth metrics (phantoms); summary; notes
     (the report's own, then every other notice the map run stored in the ``notes`` attribute, in
-    order); elements no claimed pigment accounts for; look-alike groups; calibration; layers;
+    order); elements no claimed pigment accounts for; what the scan can see (detection limits);
+    look-alike groups; calibration; layers;
     sum spectrum; element maps (flagged maps
     marked, with why); each pigment against its key elements. Every map panel has a scale bar
     when ``pixel_size_mm`` is known (:func:`pigmentmap.report.scale.scale_bar`).
