@@ -26,9 +26,10 @@ present, the matched-filter significance ``z`` of its own lines (:func:`detectab
 spectrum with the pigment against the spectrum with the pigment's mass replaced by organic
 binder, see :func:`without_pigment`, over the channels of its signature elements' lines, see
 :mod:`pigmentmap.datasets.own_lines`; both simulated without secondary fluorescence, which
-changes line intensities by a few percent but not what is detectable), at the stored counts. A spectrum scaled to ``c`` times
-those counts has significance ``z * sqrt(c)``; a present class whose significance is below
-:data:`DETECTABLE_SIGMA` is not a positive label: it is masked out of the loss.
+changes line intensities by a few percent but not what is detectable), at the stored counts.
+A spectrum scaled to ``c`` times those counts has significance ``z * sqrt(c)``; a present class
+whose significance is below :data:`DETECTABLE_SIGMA` is not a positive label: it is masked out
+of the loss.
 """
 
 from __future__ import annotations
@@ -549,8 +550,9 @@ def present_part_z(
     (N, K, len(upper_kev), from :func:`present_class_z`; 0 where absent) and 0 for the other.
     For a class in both, each part is removed on its own (its mass replaced by ``filler`` in
     those layers, :func:`without_pigment`) and compared by :func:`detectability_z` over the
-    class's own lines, as in :func:`present_class_z`: so a lower part that the top layer hides gets a significance near 0, and the layer label XRF can back
-    is then "top", not "both" (:func:`pigmentmap.ml.augment.Augmenter`'s ``label_z``).
+    class's own lines, as in :func:`present_class_z`: so a lower part that the top layer hides
+    gets a significance near 0, and the layer label XRF can back is then "top", not "both"
+    (:func:`pigmentmap.ml.augment.Augmenter`'s ``label_z``).
 
     Examples
     --------

@@ -17,9 +17,10 @@ An element ``E`` is **unaccounted for** in a pixel when
    tens of sigma: As K-beta beside Hg L-beta on the mock-up's vermilion);
 3. no candidate is claimed there (probability >= 0.5 after the gate).
 
-Calcium is left out (:data:`~pigmentmap.materials.signature.GROUND_ELEMENTS`): chalk, gypsum and lime grounds carry it and are
-no class. The flag is no claim: the report shows where each element is unaccounted for and
-names its candidates, so that the reader looks there with other means.
+Calcium is left out (:data:`~pigmentmap.materials.signature.GROUND_ELEMENTS`): chalk, gypsum
+and lime grounds carry it and are no class. The flag is no claim: the report shows where each
+element is unaccounted for and names its candidates, so that the reader looks there with other
+means.
 
 Measured (``python benchmarks/honest_answers.py --steps phantom,painting``, scored by
 :mod:`pigmentmap.evaluate.unaccounted`): 95-99.6 % of flags are backed by a true pigment holding
