@@ -50,6 +50,14 @@ def test_identify_reads_a_real_point_spectrum_as_bone_black_with_its_calcium(tmp
     assert all(u["significance"] >= 5 for u in loose.values())
     assert list(loose["Zn"]["candidates"]) == ["zinc_white"]
     assert "unaccounted for: Zn detected at" in stdout
+    # what a spectrum of these counts can see: in the JSON and one line
+    lim = result["limits"]
+    assert lim["counts_per_pixel"] > 1e5 and lim["covers"] == [
+        "on top",
+        "under 40 um of lead white",
+    ]
+    assert set(lim["names"]) == {p["name"] for p in result["pigments"]}
+    assert "what this spectrum can see (own lines at 5 sigma" in stdout
 
 
 def test_identify_sums_a_scan_and_caps_a_claim_without_its_element(tmp_path, capsys):

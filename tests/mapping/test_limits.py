@@ -1,5 +1,6 @@
 """What a scan can see (mapping/limits.py): physics invariants of the detection limits."""
 
+import json
 import math
 
 import numpy as np
@@ -64,8 +65,11 @@ def test_crossing_interpolates_on_log_axes_and_says_never():
 def test_reference_stacks_and_round_trip():
     assert reference_stack_text("zinc_white", 1.0, None) == "zinc_white:50/calcium_carbonate:200"
     lim = DetectionLimits(("a", "b"), ("on top",), np.array([[0.01], [np.nan]]), 5e3)
-    back = DetectionLimits.from_dict(lim.to_dict())
-    assert back.names == lim.names and np.allclose(back.fraction, lim.fraction, equal_nan=True)
+    for data in (lim.to_dict(), json.loads(json.dumps(lim.to_dict(json_safe=True)))):
+        back = DetectionLimits.from_dict(data)
+        assert back.names == lim.names
+        assert np.allclose(back.fraction, lim.fraction, equal_nan=True)
+    assert "NaN" not in json.dumps(lim.to_dict(json_safe=True))
     assert LIMIT_FRACTIONS[0] == 0.001 and LIMIT_FRACTIONS[-1] == 1.0
 
 

@@ -103,7 +103,8 @@ def _cmd_identify(args: argparse.Namespace) -> int:
         with atomic_path(args.out) as tmp:
             tmp.write_text(json.dumps({"source": str(args.file), "n_spectra": result.n_spectra,
                 "model": model, "model_lacks": list(result.model_lacks),
-                "pigments": result.pigments, "unaccounted": list(result.unaccounted)},
+                "pigments": result.pigments, "unaccounted": list(result.unaccounted),
+                "limits": None if result.limits is None else result.limits.to_dict(json_safe=True)},
                 indent=2) + "\n")  # fmt: skip
         print(f"wrote {args.out}")
     return 0

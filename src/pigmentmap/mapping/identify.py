@@ -20,7 +20,9 @@ from pigmentmap.instruments.instrument import Instrument
 from pigmentmap.mapping.alternatives import describe_alternatives, mixture_alternatives
 from pigmentmap.mapping.elements import DEFAULT_ELEMENTS
 from pigmentmap.mapping.evidence import SUPPORTED, UNCHECKED, UNSUPPORTED, assess
+from pigmentmap.mapping.limits import DetectionLimits, detection_limits, limits_note
 from pigmentmap.mapping.unaccounted import UnaccountedRule
+from pigmentmap.preprocess.preprocessor import channel_edges
 
 _SUPPORT_WORDS = {SUPPORTED: "detected", UNSUPPORTED: "NOT detected", UNCHECKED: "cannot check"}
 
@@ -46,12 +48,15 @@ class Identification:
         Elements detected with no pigment holding them claimed
         (:mod:`pigmentmap.mapping.unaccounted`): ``element``, ``significance`` and
         ``candidates`` (class -> probability, most probable first).
+    limits : DetectionLimits, optional
+        What the (summed) spectrum can see (:mod:`pigmentmap.mapping.limits`), at its counts.
     """
 
     pigments: list[dict[str, Any]]
     n_spectra: int
     model_lacks: tuple[str, ...]
     unaccounted: tuple[dict[str, Any], ...] = ()
+    limits: DetectionLimits | None = None
 
     def claimed(self, threshold: float = 0.5) -> list[dict[str, Any]]:
         """The pigments at or above ``threshold``."""
@@ -133,7 +138,11 @@ def identify(
                 "significance": round(float(fit.significance[0, 0, fit.names.index(e)]), 1),
                 "candidates": dict(sorted(could, key=lambda t: -t[1])),
             })  # fmt: skip
-    return Identification(rows, h * w, post.missing, tuple(unaccounted))
+    limits = detection_limits(
+        instrument, names, counts_per_pixel=max(float(total.sum()), 1.0),
+        upper_kev=float(channel_edges(cube.axis)[-1]),
+    )  # fmt: skip
+    return Identification(rows, h * w, post.missing, tuple(unaccounted), limits)
 
 
 def format_identification(result: Identification, *, top: int = 10) -> str:
@@ -174,4 +183,6 @@ def format_identification(result: Identification, *, top: int = 10) -> str:
             f"unaccounted for: {u['element']} detected at {u['significance']:g} sigma and no "
             f"pigment holding it claimed (could be: {could})"
         )
+    if result.limits is not None:
+        lines.append(limits_note(result.limits, spectrum=True))
     return "\n".join(lines)

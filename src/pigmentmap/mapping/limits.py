@@ -84,8 +84,13 @@ class DetectionLimits:
         value = float(self.fraction[self.names.index(name), self.covers.index(cover)])
         return describe_fraction(value)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain values for ``maps.h5`` (``nan`` kept as a float)."""
+    def to_dict(self, *, json_safe: bool = False) -> dict[str, Any]:
+        """Plain values for ``maps.h5`` (not seen: ``nan``), or for JSON (``json_safe``: not
+        seen is ``None``, as strict JSON has no NaN)."""
+
+        def value(v: float) -> float | None:
+            return None if json_safe and not math.isfinite(v) else float(v)
+
         return {
             "sigma": LIMIT_SIGMA,
             "layer_um": LIMIT_LAYER_UM,
@@ -93,7 +98,7 @@ class DetectionLimits:
             "counts_per_pixel": float(self.counts_per_pixel),
             "names": list(self.names),
             "covers": list(self.covers),
-            "fraction": {n: [float(v) for v in row] for n, row in zip(self.names, self.fraction,
+            "fraction": {n: [value(v) for v in row] for n, row in zip(self.names, self.fraction,
                                                                         strict=True)},
         }  # fmt: skip
 
@@ -105,7 +110,9 @@ class DetectionLimits:
         return cls(
             names,
             tuple(data["covers"]),
-            np.array([per[n] for n in names], dtype=np.float64).reshape(len(names), -1),
+            np.array(
+                [[np.nan if v is None else v for v in per[n]] for n in names], dtype=np.float64
+            ).reshape(len(names), -1),
             float(data["counts_per_pixel"]),
         )
 
@@ -261,9 +268,9 @@ def _unit_z(
     return out
 
 
-def limits_note(limits: DetectionLimits) -> str:
+def limits_note(limits: DetectionLimits, *, spectrum: bool = False) -> str:
     """One line for the log: the range of limits on top, and the pigments each cover hides
-    even pure.
+    even pure (``spectrum``: said of one spectrum, as ``identify`` does, not of a scan).
 
     Examples
     --------
@@ -294,8 +301,11 @@ def limits_note(limits: DetectionLimits) -> str:
             )
         if hidden:
             parts.append(f"{cover}, not even pure: {', '.join(hidden)}")
+    counts = f"{limits.counts_per_pixel:,.0f} counts" + (
+        "" if spectrum else " per pixel on average"
+    )
     return (
-        f"what this scan can see (own lines at {LIMIT_SIGMA:g} sigma, "
-        f"{limits.counts_per_pixel:,.0f} counts per pixel on average; every limit is in the "
-        "report): " + "; ".join(parts)
+        f"what this {'spectrum' if spectrum else 'scan'} can see (own lines at {LIMIT_SIGMA:g} "
+        f"sigma, {counts}; every limit is in {'--out' if spectrum else 'the report'}): "
+        + "; ".join(parts)
     )
