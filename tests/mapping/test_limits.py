@@ -85,3 +85,9 @@ def test_bad_counts_are_refused(lab_ag):
     for bad in (0.0, -1.0, float("nan")):
         with pytest.raises(PigmentmapError, match="counts per pixel"):
             detection_limits(lab_ag, ["vermilion"], counts_per_pixel=bad)
+
+
+def test_no_library_pigment_gives_empty_limits_that_round_trip(lab_ag):
+    lim = detection_limits(lab_ag, ["not_a_pigment"], counts_per_pixel=1e4)
+    assert lim.names == () and lim.fraction.shape == (0, 2)
+    assert DetectionLimits.from_dict(lim.to_dict()).fraction.shape == (0, 2)

@@ -183,6 +183,6 @@ def format_identification(result: Identification, *, top: int = 10) -> str:
             f"unaccounted for: {u['element']} detected at {u['significance']:g} sigma and no "
             f"pigment holding it claimed (could be: {could})"
         )
-    if result.limits is not None:
+    if result.limits is not None and result.limits.names:
         lines.append(limits_note(result.limits, spectrum=True))
     return "\n".join(lines)

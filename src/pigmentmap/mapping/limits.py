@@ -107,12 +107,13 @@ class DetectionLimits:
         """Inverse of :meth:`to_dict`."""
         per = dict(data["fraction"])
         names = tuple(data.get("names") or per)  # HDF5 keeps attributes in its own order
+        covers = tuple(data["covers"])
         return cls(
             names,
-            tuple(data["covers"]),
+            covers,
             np.array(
                 [[np.nan if v is None else v for v in per[n]] for n in names], dtype=np.float64
-            ).reshape(len(names), -1),
+            ).reshape(len(names), len(covers)),
             float(data["counts_per_pixel"]),
         )
 

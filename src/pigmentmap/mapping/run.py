@@ -336,7 +336,8 @@ def run_map(
         instrument, names, counts_per_pixel=max(float(total.sum()) / (hh * ww), 1.0),
         upper_kev=float(channel_edges(cube.axis)[-1]),
     )  # fmt: skip
-    note(limits_note(limits))
+    if limits.names:  # none where no class is a pigment of the library
+        note(limits_note(limits))
     with atomic_dir(out, overwrite=True, marker=RESULTS) as tmp:  # checked above
         writer = ResultsWriter(
             tmp / RESULTS, shape=(hh, ww), names=names, element_names=fitter.names,

@@ -573,6 +573,8 @@ def limits_section(res: dict[str, Any]) -> list[str]:
     if not data:
         return []
     lim = DetectionLimits.from_dict(data)
+    if not lim.names:
+        return []
     head = "".join(f"<th>{html.escape(c)}</th>" for c in lim.covers)
     body = "".join(
         f"<tr><td>{html.escape(n)}</td>"
