@@ -23,9 +23,10 @@ element is unaccounted for and names its candidates, so that the reader looks th
 means.
 
 Measured (``python benchmarks/honest_answers.py --steps phantom,painting``, scored by
-:mod:`pigmentmap.evaluate.unaccounted`): 95-99.6 % of flags are backed by a true pigment holding
-the element (the rest is iron of the painting phantom's grounds), and 59-74 % of the silent
-misses (present, detectable pigments about which the pigment maps say nothing) are flagged.
+:mod:`pigmentmap.evaluate.unaccounted`): 95-99.7 % of flags are backed by a true pigment holding
+the element (the rest is iron of the painting phantom's grounds), and 49-77 % of the silent
+misses (present, detectable pigments about which the pigment maps say nothing) are flagged
+(session 19, the default model on own-line labels; 59-74 % with the model before it).
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ from pigmentmap.materials.signature import GROUND_ELEMENTS
 
 #: Significance (sigma) from which an element no claimed pigment holds is flagged: the level at
 #: which a pigment counts as detectable in every label and figure (5 sigma). On the phantoms of
-#: ``benchmarks/honest_answers.py`` 10 sigma flagged 41-57 % of the silent misses, 5 sigma
-#: 59-74 %, with 95-99.6 % of flags backed by a true pigment against 98.7-100 %.
+#: ``benchmarks/honest_answers.py`` (session 18's model) 10 sigma flagged 41-57 % of the silent
+#: misses, 5 sigma 59-74 %, with 95-99.6 % of flags backed by a true pigment against 98.7-100 %.
 UNACCOUNTED_SIGMA = 5.0
 #: Lines closer than this (keV) make two elements neighbours.
 NEIGHBOUR_KEV = 0.2
