@@ -241,3 +241,26 @@ def test_results_file_is_nexus_that_silx_reads(tmp_path, synthetic_model):
         assert f["entry/model_card"].attrs["architecture"] == "paper-cnn"  # attributes, not JSON
     r = read_results(out)
     assert r["prob"].shape == (3, 4, 3) and r["model_card"]["architecture"] == "paper-cnn"
+
+
+def test_a_failed_limits_step_keeps_the_maps_and_says_so(tmp_path, synthetic_model, monkeypatch):
+    """What the scan can see is an aid: if it fails, the mapped blocks are kept and the log and
+    the report say it was not computed."""
+    import pigmentmap.mapping.run as run_module
+
+    def broken(*_args, **_kwargs):
+        raise ValueError("no simulation for this profile")
+
+    monkeypatch.setattr(run_module, "detection_limits", broken)
+    cube, _ = _cube(3, 4, seed=5)
+    scan = tmp_path / "scan.h5"
+    with h5py.File(scan, "w") as f:
+        f["counts"] = cube.counts
+        f.attrs["axis"] = json.dumps(AXIS)
+    out = tmp_path / "results"
+    assert main(["map", str(scan), "--out", str(out), "--model", str(synthetic_model),
+                 "--elements", "Fe,Zn"]) == 0  # fmt: skip
+    r = read_results(out)
+    assert r["prob"].shape == (3, 4, 3) and "limits" not in r
+    said = [n for n in r["attrs"]["notes"] if "can see" in n]
+    assert said == ["what this scan can see was not computed: no simulation for this profile"]

@@ -332,11 +332,15 @@ def run_map(
             "names": truth["names"],
         }
     loose = UnaccountedRule.of(names, fitter.names)
-    limits = detection_limits(
-        instrument, names, counts_per_pixel=max(float(total.sum()) / (hh * ww), 1.0),
-        upper_kev=float(channel_edges(cube.axis)[-1]),
-    )  # fmt: skip
-    if limits.names:  # none where no class is a pigment of the library
+    try:  # an aid to reading the maps: a failure here must not lose the mapped blocks
+        limits = detection_limits(
+            instrument, names, counts_per_pixel=max(float(total.sum()) / (hh * ww), 1.0),
+            upper_kev=float(channel_edges(cube.axis)[-1]),
+        )  # fmt: skip
+    except Exception as err:  # said in the log and the report, never silent
+        limits = None
+        note(f"what this scan can see was not computed: {err}")
+    if limits is not None and limits.names:  # none where no class is a library pigment
         note(limits_note(limits))
     with atomic_dir(out, overwrite=True, marker=RESULTS) as tmp:  # checked above
         writer = ResultsWriter(
@@ -373,7 +377,7 @@ def run_map(
                         "neighbour_share": NEIGHBOUR_SHARE,
                         "candidates": {e: list(c) for e, c in loose.candidates.items()},
                     },
-                    "limits": limits.to_dict(),
+                    "limits": None if limits is None else limits.to_dict(),
                     "group_list": [g.to_dict() for g in post.groups],
                     "model_card": predictor.card,
                     "model": str(model),
