@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from pigmentmap.core.errors import PigmentmapError
+from pigmentmap.datasets.universal import DETECTABLE_SIGMA
 from pigmentmap.instruments.instrument import Instrument
 from pigmentmap.materials.library import PigmentLibrary, default_library
 
@@ -42,8 +43,8 @@ LIMIT_COVERS: dict[str, tuple[str, float] | None] = {
 }
 #: Mass fractions of the pigment in its layer that are simulated (the rest is chalk).
 LIMIT_FRACTIONS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
-#: Significance a pigment's own lines must reach (as every label's).
-LIMIT_SIGMA = 5.0
+#: Significance a pigment's own lines must reach: every label's (5 sigma).
+LIMIT_SIGMA = DETECTABLE_SIGMA
 _DILUENT = "calcium_carbonate"
 
 
