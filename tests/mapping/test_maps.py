@@ -42,6 +42,15 @@ def write_synthetic_tmp(seed, n):
     return write_synthetic(Path(tempfile.mkdtemp()) / "c.h5", n=n, seed=seed)
 
 
+def _scan_file(path, *, seed):
+    """A 3 x 4 scan of :func:`_cube` as an HDF5 file with its axis, as a user would give it."""
+    cube, _ = _cube(3, 4, seed=seed)
+    with h5py.File(path, "w") as f:
+        f["counts"] = cube.counts
+        f.attrs["axis"] = json.dumps(AXIS)
+    return path
+
+
 def test_maps_do_not_depend_on_chunking(synthetic_model):
     cube, _ = _cube()
     a = pigment_maps(cube, str(synthetic_model), rows_per_chunk=1)
@@ -149,11 +158,9 @@ def test_phantom_truth_follows_table2(tmp_path, library, elio):
 
 
 def test_map_command_report_and_bad_inputs(tmp_path, capsys, synthetic_model):
-    cube, labels = _cube(3, 4, seed=5)
-    scan = tmp_path / "scan.h5"
-    with h5py.File(scan, "w") as f:
-        f["counts"] = cube.counts
-        f.attrs["axis"] = json.dumps(AXIS)
+    _, labels = _cube(3, 4, seed=5)
+    scan = _scan_file(tmp_path / "scan.h5", seed=5)
+    with h5py.File(scan, "a") as f:
         f["truth/pigment_maps"] = labels
         f["truth/names"] = np.array(["red", "green", "blue"], dtype=h5py.string_dtype())
     before = scan.read_bytes()
@@ -222,11 +229,7 @@ def test_map_command_report_and_bad_inputs(tmp_path, capsys, synthetic_model):
 
 def test_results_file_is_nexus_that_silx_reads(tmp_path, synthetic_model):
     silx_nxdata = pytest.importorskip("silx.io.nxdata")
-    cube, _ = _cube(3, 4, seed=2)
-    scan = tmp_path / "scan.h5"
-    with h5py.File(scan, "w") as f:
-        f["counts"] = cube.counts
-        f.attrs["axis"] = json.dumps(AXIS)
+    scan = _scan_file(tmp_path / "scan.h5", seed=2)
     out = tmp_path / "res"
     assert main(["map", str(scan), "--instrument", "elio", "--model", str(synthetic_model),
                  "--elements", "Fe,Zn", "--out", str(out)]) == 0  # fmt: skip
@@ -252,11 +255,7 @@ def test_a_failed_limits_step_keeps_the_maps_and_says_so(tmp_path, synthetic_mod
         raise ValueError("no simulation for this profile")
 
     monkeypatch.setattr(run_module, "detection_limits", broken)
-    cube, _ = _cube(3, 4, seed=5)
-    scan = tmp_path / "scan.h5"
-    with h5py.File(scan, "w") as f:
-        f["counts"] = cube.counts
-        f.attrs["axis"] = json.dumps(AXIS)
+    scan = _scan_file(tmp_path / "scan.h5", seed=5)
     out = tmp_path / "results"
     assert main(["map", str(scan), "--out", str(out), "--model", str(synthetic_model),
                  "--elements", "Fe,Zn"]) == 0  # fmt: skip

@@ -288,12 +288,7 @@ def limits_note(limits: DetectionLimits, *, spectrum: bool = False) -> str:
     for c, cover in enumerate(limits.covers):
         col = limits.fraction[:, c]
         seen = np.flatnonzero(np.isfinite(col))
-        hidden = [
-            n
-            for n in limits.names
-            if not np.isfinite(col[limits.names.index(n)])
-            and limits.describe(n, cover) == "not seen"
-        ]
+        hidden = [n for n in limits.names if limits.describe(n, cover) == "not seen"]
         if LIMIT_COVERS.get(cover) is None and seen.size:
             lo, hi = seen[np.argmin(col[seen])], seen[np.argmax(col[seen])]
             parts.append(
