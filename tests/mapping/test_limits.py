@@ -9,11 +9,13 @@ import pytest
 from pigmentmap.core.errors import PigmentmapError
 from pigmentmap.instruments import load_instrument
 from pigmentmap.mapping.limits import (
+    LIMIT_COVERS,
     LIMIT_FRACTIONS,
     DetectionLimits,
     crossing,
     detection_limits,
     limits_note,
+    map_limits,
     reference_stack_text,
 )
 
@@ -91,3 +93,38 @@ def test_no_library_pigment_gives_empty_limits_that_round_trip(lab_ag):
     lim = detection_limits(lab_ag, ["not_a_pigment"], counts_per_pixel=1e4)
     assert lim.names == () and lim.fraction.shape == (0, 2)
     assert DetectionLimits.from_dict(lim.to_dict()).fraction.shape == (0, 2)
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    from pigmentmap.mapping.pigments import PigmentPredictor
+    from pigmentmap.ml import DEFAULT_MODEL
+
+    return PigmentPredictor.load(DEFAULT_MODEL)
+
+
+def test_the_maps_own_limits_need_the_lines_and_fall_with_the_counts(lab_ag, shipped):
+    """The shipped model claims vermilion's group only where its lines show (within the
+    interpolation), and at 100x the counts from less; red lead under lead white is never told
+    from the cover (their group is claimed without it); the table is the same every time."""
+    names = ("vermilion", "red_lead", "zinc_white")
+    low = map_limits(detection_limits(lab_ag, names, counts_per_pixel=5e3), shipped, lab_ag)
+    high = map_limits(detection_limits(lab_ag, names, counts_per_pixel=5e5), shipped, lab_ag)
+    assert low.map_fraction is not None and high.map_fraction is not None
+    v, r = names.index("vermilion"), names.index("red_lead")
+    assert np.isfinite(low.map_fraction[v, 0])
+    assert low.map_fraction[v, 0] >= 0.5 * low.fraction[v, 0]
+    assert high.map_fraction[v, 0] < low.map_fraction[v, 0]
+    assert low.describe_map("red_lead", "under 40 um of lead white") == "not found"
+    assert math.isnan(low.map_fraction[r, 1])
+    again = map_limits(detection_limits(lab_ag, names, counts_per_pixel=5e3), shipped, lab_ag)
+    assert np.array_equal(again.map_fraction, low.map_fraction, equal_nan=True)
+    back = DetectionLimits.from_dict(json.loads(json.dumps(low.to_dict(json_safe=True))))
+    assert np.allclose(back.map_fraction, low.map_fraction, equal_nan=True)
+    assert "the map itself claims them on top from" in limits_note(low)
+
+
+def test_the_maps_own_limits_refuse_classes_the_model_lacks(lab_ag, shipped):
+    lim = DetectionLimits(("not_a_class",), tuple(LIMIT_COVERS), np.array([[0.01, 0.1]]), 1e4)
+    with pytest.raises(PigmentmapError, match="classes the model does not have"):
+        map_limits(lim, shipped, lab_ag)

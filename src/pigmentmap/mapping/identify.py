@@ -20,7 +20,7 @@ from pigmentmap.instruments.instrument import Instrument
 from pigmentmap.mapping.alternatives import describe_alternatives, mixture_alternatives
 from pigmentmap.mapping.elements import DEFAULT_ELEMENTS
 from pigmentmap.mapping.evidence import SUPPORTED, UNCHECKED, UNSUPPORTED, assess
-from pigmentmap.mapping.limits import DetectionLimits, detection_limits, limits_note
+from pigmentmap.mapping.limits import DetectionLimits, detection_limits, limits_note, map_limits
 from pigmentmap.mapping.unaccounted import UnaccountedRule
 from pigmentmap.preprocess.preprocessor import channel_edges
 
@@ -84,7 +84,7 @@ def identify(
         layer_calls,
         layer_confidence,
     )
-    from pigmentmap.mapping.pigments import pigment_maps
+    from pigmentmap.mapping.pigments import PigmentPredictor, pigment_maps
 
     h, w, c = cube.shape
     total = np.asarray(cube.counts, dtype=np.float64).reshape(-1, c).sum(axis=0)
@@ -138,10 +138,11 @@ def identify(
                 "significance": round(float(fit.significance[0, 0, fit.names.index(e)]), 1),
                 "candidates": dict(sorted(could, key=lambda t: -t[1])),
             })  # fmt: skip
+    upper = float(channel_edges(cube.axis)[-1])
     limits = detection_limits(
-        instrument, names, counts_per_pixel=max(float(total.sum()), 1.0),
-        upper_kev=float(channel_edges(cube.axis)[-1]),
-    )  # fmt: skip
+        instrument, names, counts_per_pixel=max(float(total.sum()), 1.0), upper_kev=upper
+    )
+    limits = map_limits(limits, PigmentPredictor.load(model), instrument, upper_kev=upper)
     return Identification(rows, h * w, post.missing, tuple(unaccounted), limits)
 
 

@@ -26,7 +26,10 @@ Layout (every image stack has the map index first, then rows ``y`` and columns `
                                      candidates/ (attrs per element), sigma
       limits/                what the scan can see (:mod:`pigmentmap.mapping.limits`): covers,
                              counts_per_pixel, sigma, layer_um; fraction/ (attrs per class:
-                             least mass fraction seen per cover, NaN: not seen)
+                             least mass fraction seen per cover, NaN: not seen);
+                             map_fraction/ (the same for the map's model: least fraction
+                             at which it claims the pigment's group, NaN: not found),
+                             map_claim, map_draws
       sum_spectrum/          NXdata  signal counts (C): the sum of all pixels; axis energy
                                      (keV); component_<El>: each strong element's fitted
                                      principal line family

@@ -49,7 +49,7 @@ from pigmentmap.mapping.evidence import (
     evidence_elements,
     measured_keys,
 )
-from pigmentmap.mapping.limits import detection_limits, limits_note
+from pigmentmap.mapping.limits import detection_limits, limits_note, map_limits
 from pigmentmap.mapping.partial import PartialRun, source_stamp
 from pigmentmap.mapping.pigments import PigmentPredictor, check_cube
 from pigmentmap.mapping.results import RESULTS, ResultsWriter
@@ -333,10 +333,12 @@ def run_map(
         }
     loose = UnaccountedRule.of(names, fitter.names)
     try:  # an aid to reading the maps: a failure here must not lose the mapped blocks
+        upper = float(channel_edges(cube.axis)[-1])
         limits = detection_limits(
             instrument, names, counts_per_pixel=max(float(total.sum()) / (hh * ww), 1.0),
-            upper_kev=float(channel_edges(cube.axis)[-1]),
+            upper_kev=upper,
         )  # fmt: skip
+        limits = map_limits(limits, predictor, instrument, upper_kev=upper)
     except Exception as err:  # said in the log and the report, never silent
         limits = None
         note(f"what this scan can see was not computed: {err}")

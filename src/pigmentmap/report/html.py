@@ -575,12 +575,31 @@ def limits_section(res: dict[str, Any]) -> list[str]:
     lim = DetectionLimits.from_dict(data)
     if not lim.names:
         return []
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in lim.covers)
+    with_map = lim.map_fraction is not None
+    head = "".join(
+        f"<th>{html.escape(c)}: its lines</th><th>{html.escape(c)}: the map</th>"
+        if with_map
+        else f"<th>{html.escape(c)}</th>"
+        for c in lim.covers
+    )
     body = "".join(
         f"<tr><td>{html.escape(n)}</td>"
-        + "".join(f"<td>{html.escape(lim.describe(n, c))}</td>" for c in lim.covers)
+        + "".join(
+            f"<td>{html.escape(lim.describe(n, c))}</td>"
+            + (f"<td>{html.escape(lim.describe_map(n, c))}</td>" if with_map else "")
+            for c in lim.covers
+        )
         + "</tr>"
         for n in lim.names
+    )
+    map_text = (
+        " 'the map': the least share at which this map's model claims the pigment, or its "
+        f"look-alike group (mean probability {float(data.get('map_claim', 0.5)):g} or more over "
+        f"{int(data.get('map_draws', 8))} noise draws of the same paint, before the evidence "
+        "gate); 'not found': not even pure, or not told apart from the cover. The map's limit, "
+        "not the lines', says what an empty map means."
+        if with_map
+        else ""
     )
     return [
         "<h2>What this scan can see</h2><p>The least share of each pigment (by mass, in a "
@@ -590,8 +609,8 @@ def limits_section(res: dict[str, Any]) -> list[str]:
         f"instrument at its mean {lim.counts_per_pixel:,.0f} counts per pixel: bare, and under "
         "a cover. Less than this, or under a thicker or more absorbing cover, and a pigment can "
         "be there with no map showing it: where a map is empty, read this table before "
-        "concluding that a pigment is absent. 'not seen': not even the pure pigment.</p>"
-        f"<table><tr><th>pigment</th>{head}</tr>{body}</table>"
+        f"concluding that a pigment is absent. 'not seen': not even the pure pigment.{map_text}"
+        f"</p><table><tr><th>pigment</th>{head}</tr>{body}</table>"
     ]
 
 
