@@ -14,6 +14,8 @@ from pigmentmap.datasets.store import (
 from pigmentmap.datasets.universal import (
     ANODES,
     DETECTABILITY_UPPER_KEV,
+    EXTENDED_PIGMENT_SHARE,
+    EXTENDERS,
     SIM_AXIS,
     UNIVERSAL_LABELS,
     detectability_z,
@@ -27,6 +29,7 @@ from pigmentmap.materials import default_library, parse_stack
 from pigmentmap.simulate.simulator import Simulator
 
 LIB = default_library()
+EXTENDED_LAYERS = 0.35  # the share tried in session 20
 
 
 def test_palette_has_the_papers_classes_and_at_least_24():
@@ -69,6 +72,33 @@ def test_design_layers_grounds_and_labels():
         present = s.pigments_present()
         assert {UNIVERSAL_LABELS[k] for k in np.flatnonzero(y)} <= present
     assert d.labels.sum(0).min() > 0  # every class occurs
+
+
+def test_paint_layers_are_let_down_with_an_extender_only_when_asked():
+    """With ``extended_layers`` about that share of the paint layers hold a white extender of
+    no class, with their pigments at 0.2-50 % of the layer's pigment mass; no extender is ever
+    a label. Without it (the shipped recipe) no layer has one and the stacks are unchanged."""
+    plain = universal_design(LIB, n=300, seed=5)
+
+    def let_down(layer):
+        names = {p.name for p, _f in layer.components}
+        return bool(names & set(EXTENDERS)) and bool(names & set(UNIVERSAL_LABELS))
+
+    assert not any(let_down(layer) for s in plain.stacks for layer in s.layers)
+    assert "extended_layers" not in plain.info
+    d = universal_design(LIB, n=600, seed=5, extended_layers=EXTENDED_LAYERS)
+    assert d.info["extended_layers"] == "0.35"
+    paint = [layer for s in d.stacks for layer in s.layers if any(
+        p.name in UNIVERSAL_LABELS for p, _f in layer.components)]  # fmt: skip
+    extended = [layer for layer in paint if any(p.name in EXTENDERS for p, _f in layer.components)]
+    share = len(extended) / len(paint)
+    assert abs(share - EXTENDED_LAYERS) < 0.06
+    lo, hi = EXTENDED_PIGMENT_SHARE
+    pigment = [sum(f for p, f in layer.components if p.name in UNIVERSAL_LABELS)
+               for layer in extended]  # fmt: skip
+    assert min(pigment) >= lo * 0.98 and max(pigment) <= hi * 1.01  # a Mn trace dilutes by 1 %
+    assert min(pigment) < 0.01  # dilute paint is drawn
+    assert not set(EXTENDERS) & set(UNIVERSAL_LABELS)
 
 
 def test_universal_instrument_applies_the_variant():
@@ -164,6 +194,8 @@ def test_a_part_the_top_layer_hides_has_no_significance():
 
 
 def test_bad_universal_arguments_are_refused():
+    with pytest.raises(PigmentmapError, match="extended_layers"):
+        universal_design(LIB, n=2, extended_layers=1.5)
     with pytest.raises(PigmentmapError):
         universal_design(LIB, n=0)
     with pytest.raises(PigmentmapError):

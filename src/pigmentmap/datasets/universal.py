@@ -18,8 +18,9 @@ expected counts on one fine simulation axis (:data:`SIM_AXIS`).
 
 Paint (:func:`universal_design`): a ground (chalk, gypsum, lime plaster for fresco, a lead-white
 priming over chalk, a clay bole, or bare glue size), with Sr and Fe traces in natural grounds;
-0-3 paint layers of 5-200 um (log-uniform) of 1-3 pigments from a palette of 29 classes; a
-binder (linseed oil, egg, animal glue; none in fresco); Mn traces in earth pigments.
+0-3 paint layers of 5-200 um (log-uniform) of 1-3 pigments from a palette of 29 classes
+(optionally some let down with a white extender: ``extended_layers``); a binder (linseed oil,
+egg, animal glue; none in fresco); Mn traces in earth pigments.
 
 Labels that physics can back: with ``detectability=True`` the dataset stores, for each class
 present, the matched-filter significance ``z`` of its own lines (:func:`detectability_z`: the
@@ -103,6 +104,11 @@ GROUNDS = {
     "size_only": 0.05,
 }
 BINDERS = {"linseed_oil": 0.55, "egg_tempera": 0.30, "animal_glue": 0.15}
+#: White extenders of no class that a paint layer's pigments may be let down with -> probability
+#: (``extended_layers`` of :func:`universal_design`; none in the shipped model's recipe).
+EXTENDERS = {"calcium_carbonate": 0.55, "gypsum": 0.25, "kaolin": 0.20}
+#: The range (log-uniform) of the pigments' share of a let-down layer's pigment mass.
+EXTENDED_PIGMENT_SHARE = (0.002, 0.5)
 #: The material that stands in for a pigment's mass in the "without" spectrum.
 FILLER = "linseed_oil"
 
@@ -270,12 +276,17 @@ def _paint_layer(
     bf: float,
     *,
     min_fraction: float,
+    extended_layers: float = 0.0,
 ) -> Layer:
     k = int(rng.choice([1, 2, 3], p=[0.5, 0.35, 0.15]))
     k = min(k, len(palette))
     chosen = [palette[i] for i in rng.choice(len(palette), size=k, replace=False)]
     frac = mixture_fractions(rng, k, min_fraction=min_fraction)
     comps = [(library[n], float(f)) for n, f in zip(chosen, frac, strict=True)]
+    if extended_layers > 0 and rng.random() < extended_layers:  # no draw when off: same stacks
+        lo, hi = EXTENDED_PIGMENT_SHARE
+        share = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+        comps = with_trace(comps, library[weighted_choice(rng, EXTENDERS)], 1.0 - share)
     if any(n in EARTHS for n in chosen) and rng.random() < 0.6:
         comps = with_trace(comps, library["trace_manganese"], float(rng.uniform(0.001, 0.01)))
     thick = float(np.exp(rng.uniform(np.log(5.0), np.log(200.0))))
@@ -292,6 +303,7 @@ def universal_design(
     scattering_deg: tuple[float, float] = (90.0, 150.0),
     group_size: int = 256,
     min_fraction: float = 0.005,
+    extended_layers: float = 0.0,
 ) -> Design:
     """Random paintings on random instruments (see the module docstring).
 
@@ -310,6 +322,12 @@ def universal_design(
         Stacks per random instrument.
     min_fraction : float
         Smallest mass fraction of a pigment in a layer.
+    extended_layers : float
+        Share of paint layers whose pigments are let down with a white extender of no class
+        (:data:`EXTENDERS`) to :data:`EXTENDED_PIGMENT_SHARE` of the layer's pigment mass.
+        0 (the shipped model's recipe) draws nothing, so the stacks are those of before.
+        0.35 was tried in session 20: twice as sensitive to dilute pigments, worse layer calls
+        on the painting phantom (README, *Model and map figures*).
 
     Examples
     --------
@@ -324,6 +342,8 @@ def universal_design(
         raise PigmentmapError("group_size must be >= 1")
     if not 0 < min_fraction < 1.0 / 3.0:
         raise PigmentmapError("min_fraction must be in (0, 1/3)")
+    if not 0.0 <= extended_layers <= 1.0:
+        raise PigmentmapError("extended_layers must be in [0, 1]")
     lo, hi = scattering_deg
     if not 40.0 <= lo <= hi <= 160.0:
         raise PigmentmapError(f"scattering angles {scattering_deg} outside 40-160 degrees")
@@ -337,7 +357,15 @@ def universal_design(
         paint_binder, paint_bf = (None, 0.0) if fresco else (binder, bf)
         n_layers = 0 if rng.random() < 0.05 else int(rng.choice([1, 2, 3], p=[0.4, 0.4, 0.2]))
         layers = [
-            _paint_layer(library, rng, palette, paint_binder, paint_bf, min_fraction=min_fraction)
+            _paint_layer(
+                library,
+                rng,
+                palette,
+                paint_binder,
+                paint_bf,
+                min_fraction=min_fraction,
+                extended_layers=extended_layers,
+            )
             for _ in range(n_layers)
         ]
         stack = Stack((*layers, *ground))
@@ -358,6 +386,7 @@ def universal_design(
             "anodes": ",".join(anodes),
             "scattering_deg": f"{lo:g}-{hi:g}",
             "group_size": str(group_size),
+            **({"extended_layers": f"{extended_layers:g}"} if extended_layers > 0 else {}),
         },
         detectability=True,
         simulation=dict(SIMULATION),

@@ -23,8 +23,9 @@ it. With the model that maps the scan (:func:`map_limits`), the same reference s
 :data:`MAP_DRAWS` times with the scan's noise and mapped, and the least fraction at which the
 pigment's look-alike group is claimed (mean calibrated probability at least 0.5, before the
 evidence gate) is given beside the lines' limit. ``benchmarks/limits_check.py`` measured, for the
-model shipped in session 19, that it claimed the group at two to four times the lines' limit in
-only about a third of cases: the map's own limit is the one that says what an empty map means.
+model shipped in session 19, that it claims the group at twice the lines' limit in 27-28 % of
+cases and at four times in about half, but at twice its own limit in 84-96 %: the map's own limit
+is the one that says what an empty map means.
 """
 
 from __future__ import annotations
