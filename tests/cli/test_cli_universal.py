@@ -212,6 +212,7 @@ def test_map_stores_evidence_groups_and_layers_and_the_report_shows_them(
     again = detection_limits(load_instrument("lab-ag"), names, counts_per_pixel=per_px,
                              upper_kev=0.0293 * 1023.5)  # fmt: skip
     assert np.allclose(lim.fraction, again.fraction, equal_nan=True, rtol=1e-6)
+    assert lim.map_fraction is not None and lim.map_fraction.shape == lim.fraction.shape
     assert sum(n.startswith("what this scan can see") for n in r["attrs"]["notes"]) == 1
     spec = r["sum_spectrum"]  # one line at 10.55 keV: Pb L-alpha or As K-alpha
     assert spec["names"][0] in ("Pb", "As") and spec["counts"].shape == spec["energy_kev"].shape

@@ -58,6 +58,11 @@ def test_identify_reads_a_real_point_spectrum_as_bone_black_with_its_calcium(tmp
     ]
     assert set(lim["names"]) == {p["name"] for p in result["pigments"]}
     assert "what this spectrum can see (own lines at 5 sigma" in stdout
+    # and the model's own limit beside the lines' (strict JSON: not found is null)
+    assert set(lim["map_fraction"]) == set(lim["names"])
+    found = [v for row in lim["map_fraction"].values() for v in row if v is not None]
+    assert found and all(0 < v <= 1 for v in found)
+    assert "the model itself claims them on top" in stdout
 
 
 def test_identify_sums_a_scan_and_caps_a_claim_without_its_element(tmp_path, capsys):

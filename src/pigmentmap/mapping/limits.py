@@ -457,8 +457,9 @@ def limits_note(limits: DetectionLimits, *, spectrum: bool = False) -> str:
         missed = [
             n for n in limits.names if limits.describe_map(n, limits.covers[c]) == "not found"
         ]
-        parts.append(f"the map itself claims them {limits.covers[c]} {span}" if span
-                     else f"the map itself claims none of them {limits.covers[c]}")  # fmt: skip
+        who = "the model" if spectrum else "the map"
+        parts.append(f"{who} itself claims them {limits.covers[c]} {span}" if span
+                     else f"{who} itself claims none of them {limits.covers[c]}")  # fmt: skip
         if span and missed:
             parts.append(f"not even pure: {', '.join(missed)}")
     counts = f"{limits.counts_per_pixel:,.0f} counts" + (
