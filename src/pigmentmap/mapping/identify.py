@@ -89,7 +89,8 @@ def identify(
     h, w, c = cube.shape
     total = np.asarray(cube.counts, dtype=np.float64).reshape(-1, c).sum(axis=0)
     one = Cube(total.reshape(1, 1, c), cube.axis)
-    maps = pigment_maps(one, model)
+    predictor = PigmentPredictor.load(model)  # loaded once: the maps and the map's limits
+    maps = pigment_maps(one, model, predictor=predictor)
     judged = assess(maps, one.counts, one.axis, instrument, elements=elements,
                     evidence_gate=evidence_gate)  # fmt: skip
     post, fit, ev, prob = judged.posterior, judged.elements, judged.evidence, judged.prob
@@ -142,7 +143,7 @@ def identify(
     limits = detection_limits(
         instrument, names, counts_per_pixel=max(float(total.sum()), 1.0), upper_kev=upper
     )
-    limits = map_limits(limits, PigmentPredictor.load(model), instrument, upper_kev=upper)
+    limits = map_limits(limits, predictor, instrument, upper_kev=upper)
     return Identification(rows, h * w, post.missing, tuple(unaccounted), limits)
 
 

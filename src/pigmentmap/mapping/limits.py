@@ -41,6 +41,7 @@ from pigmentmap.core.errors import PigmentmapError
 from pigmentmap.datasets.universal import DETECTABLE_SIGMA
 from pigmentmap.instruments.instrument import Instrument
 from pigmentmap.materials.library import PigmentLibrary, default_library
+from pigmentmap.preprocess.preprocessor import channel_edges
 
 #: Thickness of the reference paint layer (um) and of the chalk ground under it.
 LIMIT_LAYER_UM = 50.0
@@ -97,8 +98,7 @@ class DetectionLimits:
         >>> lim.describe("vermilion", "on top")
         '0.42 %'
         """
-        covering = LIMIT_COVERS.get(cover)
-        if covering is not None and covering[0] == name:
+        if _is_cover(name, cover):
             return "-"
         value = float(self.fraction[self.names.index(name), self.covers.index(cover)])
         return describe_fraction(value)
@@ -117,8 +117,7 @@ class DetectionLimits:
         """
         if self.map_fraction is None:
             return ""
-        covering = LIMIT_COVERS.get(cover)
-        if covering is not None and covering[0] == name:
+        if _is_cover(name, cover):
             return "-"
         value = float(self.map_fraction[self.names.index(name), self.covers.index(cover)])
         return "not found" if not math.isfinite(value) else describe_fraction(value)
@@ -167,6 +166,12 @@ class DetectionLimits:
             float(data["counts_per_pixel"]),
             None if not isinstance(found, dict) else table(dict(found)),
         )
+
+
+def _is_cover(name: str, cover: str) -> bool:
+    """Whether the class ``name`` is the pigment of ``cover`` (no limit under itself)."""
+    covering = LIMIT_COVERS.get(cover)
+    return covering is not None and covering[0] == name
 
 
 def describe_fraction(value: float) -> str:
@@ -265,11 +270,9 @@ def detection_limits(
     if not (math.isfinite(counts_per_pixel) and counts_per_pixel > 0):
         raise PigmentmapError(f"counts per pixel must be positive, got {counts_per_pixel}")
     lib = library or default_library()
-    end = float(instrument.axis.energies[-1]) + instrument.axis.gain_kev
-    upper = min(end, upper_kev) if upper_kev is not None else end
     known = tuple(n for n in names if n in lib)
     # z per unit count: (known, covers, fractions); the library is the default one or given
-    unit = _unit_z(instrument, known, round(upper, 6), lib)
+    unit = _reference(instrument, known, _upper_end(instrument, upper_kev), lib)[0]
     fraction = np.full((len(known), len(LIMIT_COVERS)), np.nan)
     for k in range(len(known)):
         for c in range(len(LIMIT_COVERS)):
@@ -282,12 +285,11 @@ _CACHE: dict[
 ] = {}
 
 
-def _unit_z(
-    instrument: Instrument, known: tuple[str, ...], upper: float, lib: PigmentLibrary
-) -> np.ndarray:
-    """Own-line significance of each reference stack at one count per spectrum, (K, covers,
-    fractions); NaN where the class is its own cover (a limit there means nothing)."""
-    return _reference(instrument, known, upper, lib)[0]
+def _upper_end(instrument: Instrument, upper_kev: float | None) -> float:
+    """Where the spectra end (keV): the instrument's axis, or the scan's where it ends first
+    (rounded, as the cache key of :func:`_reference`)."""
+    end = float(instrument.axis.energies[-1]) + instrument.axis.gain_kev
+    return round(min(end, upper_kev) if upper_kev is not None else end, 6)
 
 
 def _reference(
@@ -296,8 +298,8 @@ def _reference(
     """The reference stacks simulated once per instrument, classes, range and library: their
     own-line significance at one count (K, covers, fractions) and their expected spectra on
     the instrument's axis, each summing to 1 (K, covers, fractions, C) (NaN where the class is
-    its own cover); and the spectra of each cover over the paint without the pigment (covers,
-    C), each summing to 1."""
+    its own cover: a limit there means nothing); and the spectra of each cover over the paint
+    without the pigment (covers, C), each summing to 1."""
     key = (instrument.hash, known, upper, lib.hash)
     if key in _CACHE:
         return _CACHE[key]
@@ -375,8 +377,7 @@ def map_limits(
     (True, '%')
     """
     lib = library or default_library()
-    end = float(instrument.axis.energies[-1]) + instrument.axis.gain_kev
-    upper = min(end, upper_kev) if upper_kev is not None else end
+    upper = _upper_end(instrument, upper_kev)
     names = tuple(predictor.names)
     known = tuple(n for n in limits.names if n in names)
     if known != limits.names:
@@ -384,9 +385,7 @@ def map_limits(
     found = np.full(limits.fraction.shape, np.nan)
     if not known:
         return replace(limits, map_fraction=found)
-    _z, spectra, blank = _reference(instrument, known, round(upper, 6), lib)
-    from pigmentmap.preprocess.preprocessor import channel_edges
-
+    _z, spectra, blank = _reference(instrument, known, upper, lib)
     axis = instrument.axis
     keep = int(np.searchsorted(channel_edges(axis)[1:], upper + 1e-9, side="right"))
     axis = replace(axis, n_channels=keep)  # the channels the scan has

@@ -165,6 +165,7 @@ def pigment_maps(
     rows_per_chunk: int | None = None,
     batch_size: int = 64,
     progress: bool = False,
+    predictor: PigmentPredictor | None = None,
 ) -> PigmentMaps:
     """Probability maps of every class of the model, chunk by chunk of rows.
 
@@ -177,10 +178,12 @@ def pigment_maps(
         A model directory or shipped model name.
     binning : int
         Sum N x N pixels first (noisy fast scans).
+    predictor : PigmentPredictor, optional
+        ``model_name`` already loaded (a caller that uses it again loads it once).
     """
     from tqdm import tqdm
 
-    predictor = PigmentPredictor.load(model_name)
+    predictor = predictor or PigmentPredictor.load(model_name)
     counts = cube.counts
     predictor.check_axis(counts, cube.axis)
     if binning > 1:
